@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct ShieldDiff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shielddiff",
+        abstract: "Distributed RL fine-tuning that removes an unsafe concept from a text-to-image diffusion model.",
+        subcommands: []
+    )
+}

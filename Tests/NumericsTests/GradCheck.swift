@@ -1,0 +1,83 @@
+import Numerics
+import XCTest
+
+/// Checks a layer's analytic gradients against central finite differences.
+///
+/// The loss is L = Σ y·g for a fixed random g, accumulated in Double, so dL/dy = g.
+/// Layers compute in Float32, so the differences use step h = 1e-2 (a smaller step
+/// drowns in Float32 rounding: error ≈ eps·|L|/h) and the relative error is taken
+/// against max(|analytic|, |numeric|, 1e-2·largest gradient): a tiny gradient is judged by
+/// the scale of the whole tensor, not by its own noise. A wrong formula gives errors of
+/// order 1; correct ones stay below 1e-2 at these sizes.
+struct GradCheck {
+    static let step: Float = 1e-2
+    static let tolerance = 1e-2
+
+    /// Checks dL/dx and dL/dθ for every parameter in `store` (at most `samples` entries of
+    /// each tensor, spread evenly). Returns the largest relative error seen.
+    @discardableResult
+    static func check(
+        _ name: String,
+        store: ParameterStore,
+        input: Tensor,
+        samples: Int = 48,
+        seed: UInt64 = 7,
+        expectPass: Bool = true,
+        forward: (Tensor) -> Tensor,
+        backward: (Tensor) -> Tensor,
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> Double {
+        var rng = RandomGenerator(seed: seed)
+        let y0 = forward(input)
+        let g = Tensor(randomNormal: y0.shape, rng: &rng)
+        func loss(_ x: Tensor) -> Double {
+            let y = forward(x)
+            var s = 0.0
+            for i in y.data.indices { s += Double(y.data[i]) * Double(g.data[i]) }
+            return s
+        }
+
+        store.zeroGrads()
+        _ = forward(input)
+        let dx = backward(g)
+        XCTAssertEqual(dx.shape, input.shape, "\(name): dx shape", file: file, line: line)
+        let paramGrads = Array(store.grads)
+
+        var worst = 0.0
+        var worstWhere = ""
+        func compare(_ analytic: [Float], _ indices: [Int], _ numeric: (Int) -> Double, _ label: String) {
+            let scale = analytic.lazy.map { Double(abs($0)) }.max() ?? 0
+            for i in indices {
+                let a = Double(analytic[i]), n = numeric(i)
+                let err = abs(a - n) / max(abs(a), abs(n), 1e-2 * scale, 1e-6)
+                if err > worst { worst = err; worstWhere = "\(label)[\(i)] analytic \(a) numeric \(n)" }
+            }
+        }
+        func spread(_ count: Int) -> [Int] {
+            count <= samples ? Array(0..<count) : (0..<samples).map { $0 * count / samples }
+        }
+
+        compare(dx.data, spread(input.count), { i in
+            var xp = input, xm = input
+            xp.data[i] += step; xm.data[i] -= step
+            return (loss(xp) - loss(xm)) / Double(2 * step)
+        }, "x")
+
+        for p in store.parameters {
+            let analytic = Array(paramGrads[p.offset..<(p.offset + p.count)])
+            compare(analytic, spread(p.count), { i in
+                let v = store.value(p)
+                let saved = v[i]
+                v[i] = saved + step
+                let lp = loss(input)
+                v[i] = saved - step
+                let lm = loss(input)
+                v[i] = saved
+                return (lp - lm) / Double(2 * step)
+            }, p.name)
+        }
+        print("gradcheck \(name): max relative error \(String(format: "%.2e", worst))")
+        if expectPass { XCTAssertLessThan(worst, tolerance, "\(name): worst at \(worstWhere)", file: file, line: line) }
+        return worst
+    }
+}
