@@ -37,10 +37,11 @@ let package = Package(
         .target(name: "Numerics", dependencies: ["CBLAS"]),
         .target(name: "Checkpoint", dependencies: ["Numerics"]),
         .target(name: "World", dependencies: ["Numerics"]),
+        .target(name: "Diffusion", dependencies: ["Numerics"]),
         .executableTarget(
             name: "ShieldDiffCLI",
             dependencies: [
-                "ZMQ", "Wire", "Numerics", "Checkpoint", "World",
+                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -50,5 +51,6 @@ let package = Package(
         .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Numerics"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Numerics"]),
+        .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics"]),
     ]
 )

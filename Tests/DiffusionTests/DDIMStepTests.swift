@@ -1,0 +1,98 @@
+import Diffusion
+import Foundation
+import Numerics
+import XCTest
+
+final class DDIMStepTests: XCTestCase {
+    let schedule = NoiseSchedule()
+
+    func testScheduleIsMonotoneAndNeverReachesOne() {
+        XCTAssertEqual(schedule.alphaBar.count, 1000)
+        XCTAssertLessThan(schedule.alphaBar[0], 1)
+        XCTAssertGreaterThan(schedule.alphaBar[0], 0.99)
+        XCTAssertLessThan(schedule.alphaBar[999], 1e-3)
+        for t in 1..<1000 { XCTAssertLessThan(schedule.alphaBar[t], schedule.alphaBar[t - 1]) }
+        XCTAssertEqual(schedule.samplingTimesteps(10), [999, 899, 799, 699, 599, 499, 399, 299, 199, 99])
+        XCTAssertEqual(schedule.alphaBar(at: schedule.previousTimestep(99, steps: 10)), schedule.alphaBar[0])
+    }
+
+    /// The log-prob against a Gaussian density written out independently from the x̂_0 form.
+    func testLogProbMatchesIndependentGaussianDensity() {
+        var rng = RandomGenerator(seed: 11)
+        let xt = Tensor(randomNormal: [3, 2, 4, 4], rng: &rng)
+        let eps = Tensor(randomNormal: [3, 2, 4, 4], rng: &rng)
+        for (t, tPrev) in [(999, 899), (499, 399), (99, -1)] {
+            let step = DDIMStep(schedule: schedule, t: t, tPrev: tPrev, eta: 1)
+            let out = step.sample(xt: xt, eps: eps, rng: &rng)
+            let ab = schedule.alphaBar(at: t), abPrev = schedule.alphaBar(at: tPrev)
+            let sigma = ((1 - abPrev) / (1 - ab) * (1 - ab / abPrev)).squareRoot()
+            XCTAssertGreaterThan(sigma, 0, "the last step must keep a nonzero variance")
+            let d = 32
+            for n in 0..<3 {
+                var logDensity = 0.0
+                for i in (n * d)..<((n + 1) * d) {
+                    let x0 = (Double(xt.data[i]) - (1 - ab).squareRoot() * Double(eps.data[i])) / ab.squareRoot()
+                    let mu = abPrev.squareRoot() * x0 + (1 - abPrev - sigma * sigma).squareRoot() * Double(eps.data[i])
+                    let z = (Double(out.next.data[i]) - mu) / sigma
+                    logDensity += -0.5 * z * z - log(sigma) - 0.5 * log(2 * Double.pi)
+                }
+                XCTAssertEqual(Double(out.logProb![n]), logDensity / Double(d), accuracy: 1e-3, "t=\(t) sample \(n)")
+            }
+        }
+    }
+
+    func testScoringAStoredStepReproducesTheSampledLogProb() {
+        var rng = RandomGenerator(seed: 12)
+        let xt = Tensor(randomNormal: [4, 12, 16, 16], rng: &rng)
+        let eps = Tensor(randomNormal: [4, 12, 16, 16], rng: &rng)
+        let step = DDIMStep(schedule: schedule, t: 599, tPrev: 499, eta: 1)
+        let out = step.sample(xt: xt, eps: eps, rng: &rng)
+        XCTAssertEqual(step.score(xt: xt, eps: eps, next: out.next), out.logProb!)
+        // Another noise prediction makes the same step less likely.
+        var other = eps
+        other.data[0] += 1
+        XCTAssertLessThan(step.score(xt: xt, eps: other, next: out.next)[0], out.logProb![0])
+    }
+
+    func testSameSeedSameStepAndEtaZeroIsDeterministicDDIM() {
+        var rng = RandomGenerator(seed: 13)
+        let xt = Tensor(randomNormal: [2, 8], rng: &rng)
+        let eps = Tensor(randomNormal: [2, 8], rng: &rng)
+        let step = DDIMStep(schedule: schedule, t: 299, tPrev: 199, eta: 1)
+        var r1 = RandomGenerator(seed: 5), r2 = RandomGenerator(seed: 5)
+        XCTAssertEqual(step.sample(xt: xt, eps: eps, rng: &r1).next, step.sample(xt: xt, eps: eps, rng: &r2).next)
+
+        let ddim = DDIMStep(schedule: schedule, t: 299, tPrev: 199, eta: 0)
+        var r3 = RandomGenerator(seed: 6)
+        let out = ddim.sample(xt: xt, eps: eps, rng: &r3)
+        XCTAssertNil(out.logProb)
+        let ab = schedule.alphaBar(at: 299), abPrev = schedule.alphaBar(at: 199)
+        for i in xt.data.indices {
+            let x0 = (Double(xt.data[i]) - (1 - ab).squareRoot() * Double(eps.data[i])) / ab.squareRoot()
+            let expected = abPrev.squareRoot() * x0 + (1 - abPrev).squareRoot() * Double(eps.data[i])
+            XCTAssertEqual(Double(out.next.data[i]), expected, accuracy: 1e-4)
+        }
+    }
+
+    func testScoreGradientMatchesFiniteDifferences() {
+        var rng = RandomGenerator(seed: 14)
+        let xt = Tensor(randomNormal: [2, 6], rng: &rng)
+        let eps = Tensor(randomNormal: [2, 6], rng: &rng)
+        let step = DDIMStep(schedule: schedule, t: 399, tPrev: 299, eta: 1)
+        let next = step.sample(xt: xt, eps: eps, rng: &rng).next
+        let upstream: [Float] = [0.7, -1.3]
+        let grad = step.scoreGradient(xt: xt, eps: eps, next: next, upstream: upstream)
+        var worst = 0.0
+        for i in eps.data.indices {
+            let h: Float = 1e-2
+            var ep = eps, em = eps
+            ep.data[i] += h; em.data[i] -= h
+            let lp = zip(step.score(xt: xt, eps: ep, next: next), upstream).map { Double($0 * $1) }.reduce(0, +)
+            let lm = zip(step.score(xt: xt, eps: em, next: next), upstream).map { Double($0 * $1) }.reduce(0, +)
+            let numeric = (lp - lm) / Double(2 * h)
+            worst = max(worst, abs(numeric - Double(grad.data[i])) / max(abs(numeric), 1e-3))
+        }
+        print("gradcheck ddim-logprob: max relative error \(String(format: "%.2e", worst))")
+        XCTAssertLessThan(worst, 1e-2)
+    }
+}
