@@ -12,7 +12,7 @@ final class AttentionTests: XCTestCase {
             let store = ParameterStore()
             let attn = MultiHeadAttention(store, name: "attn", dim: 8, heads: heads, rng: &rng)
             randomizeBias(store, attn, &rng)
-            let x = Tensor(randomNormal: [2, 5, 8], std: 1.5, rng: &rng)
+            let x = Tensor(randomNormal: [2, 10, 8], std: 1.5, rng: &rng)
             GradCheck.check("self-attention h=\(heads)", store: store, input: x,
                             forward: { attn.forward($0) },
                             backward: { dy in
@@ -36,13 +36,13 @@ final class AttentionTests: XCTestCase {
     }
 
     func testCrossAttentionGradientForQueriesAndContext() {
-        for (heads, mask) in [(2, nil), (4, KeyPaddingMask(lengths: [4, 2], keys: 4))] {
+        for (heads, mask) in [(2, nil), (4, KeyPaddingMask(lengths: [9, 4], keys: 9))] {
             var rng = RandomGenerator(seed: 12)
             let store = ParameterStore()
             let attn = MultiHeadAttention(store, name: "xattn", dim: 8, contextDim: 6, heads: heads, rng: &rng)
             randomizeBias(store, attn, &rng)
             let x = Tensor(randomNormal: [2, 5, 8], std: 1.5, rng: &rng)
-            let context = Tensor(randomNormal: [2, 4, 6], std: 1.5, rng: &rng)
+            let context = Tensor(randomNormal: [2, 9, 6], std: 1.5, rng: &rng)
             let label = "cross-attention h=\(heads)\(mask == nil ? "" : " masked")"
             GradCheck.check("\(label), d/dx", store: store, input: x,
                             forward: { attn.forward($0, context: context, mask: mask) },
@@ -66,14 +66,15 @@ final class AttentionTests: XCTestCase {
         let store = ParameterStore()
         let attn = MultiHeadAttention(store, name: "xattn", dim: 12, contextDim: 10, heads: 3, rng: &rng)
         randomizeBias(store, attn, &rng)
-        let x = Tensor(randomNormal: [3, 7, 12], rng: &rng)
-        let context = Tensor(randomNormal: [3, 5, 10], rng: &rng)
-        let mask = KeyPaddingMask(lengths: [5, 2, 4], keys: 5)
+        // 11 and 13 keys: both the 8-lane softmax path and its scalar tail run.
+        let x = Tensor(randomNormal: [3, 13, 12], rng: &rng)
+        let context = Tensor(randomNormal: [3, 11, 10], rng: &rng)
+        let mask = KeyPaddingMask(lengths: [11, 2, 4], keys: 11)
         for m in [nil, mask] {
             assertClose(attn.forward(x, context: context, mask: m),
                         naiveAttention(store, attn, x: x, context: context, mask: m), "cross, mask \(m != nil)")
         }
-        let selfMask = KeyPaddingMask(lengths: [7, 3, 1], keys: 7)
+        let selfMask = KeyPaddingMask(lengths: [13, 3, 1], keys: 13)
         let selfStore = ParameterStore()
         let selfAttn = MultiHeadAttention(selfStore, name: "attn", dim: 12, heads: 4, rng: &rng)
         randomizeBias(selfStore, selfAttn, &rng)
