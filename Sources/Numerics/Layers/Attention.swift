@@ -1,10 +1,13 @@
 /// Which keys each batch item may attend to: padded text tokens are masked out.
 public struct KeyPaddingMask: Equatable, Sendable {
+    /// B: batch items.
     public let batch: Int
+    /// Tk: keys per item.
     public let keys: Int
     /// attend: (B, Tk); false marks a padding key that gets exactly zero attention weight.
     public let attend: [Bool]
 
+    /// From flags laid out (B, Tk) row-major.
     public init(batch: Int, keys: Int, attend: [Bool]) {
         precondition(attend.count == batch * keys, "KeyPaddingMask (\(batch), \(keys)) needs \(batch * keys) flags, got \(attend.count)")
         (self.batch, self.keys, self.attend) = (batch, keys, attend)
@@ -33,14 +36,16 @@ public struct KeyPaddingMask: Equatable, Sendable {
 /// has a bias (a key bias would cancel in the softmax anyway). An item whose keys are all
 /// masked gets zero weights, so its output is the output bias.
 public final class MultiHeadAttention {
+    /// D: query and output features.
     public let dim: Int
+    /// Dc: context features (D for self-attention).
     public let contextDim: Int
+    /// h: attention heads.
     public let heads: Int
+    /// D/h: features per head.
     public var headDim: Int { dim / heads }
-    public let query: Linear   // D → D
-    public let key: Linear     // Dc → D
-    public let value: Linear   // Dc → D
-    public let output: Linear  // D → D
+    /// Projections D → D (queries), Dc → D (keys, values), D → D (output).
+    public let query: Linear, key: Linear, value: Linear, output: Linear
 
     private struct Cache {
         let q: Tensor       // q: (B, Tq, D)

@@ -5,7 +5,9 @@ import Foundation
 /// Follows the `Linear` convention, except that ids are discrete: `backward` scatter-adds
 /// dL/dy into the table's gradient and returns nothing.
 public final class Embedding {
+    /// V: number of token ids.
     public let vocabulary: Int
+    /// D: features per token.
     public let dim: Int
     public let table: ParameterStore.Parameter  // E: (V, D)
     private let store: ParameterStore

@@ -10,6 +10,7 @@ public final class GELU {
 
     public init() {}
 
+    /// y = GELU(x) elementwise, any shape.
     public func forward(_ x: Tensor) -> Tensor {
         input = x
         var y = Tensor(zeros: x.shape)  // y: (...)

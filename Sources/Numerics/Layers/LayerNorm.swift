@@ -1,7 +1,9 @@
 /// Layer normalization over the last axis: y = (x − mean) / √(var + eps) · γ + β,
 /// with the biased variance. γ starts at 1 and β at 0. Follows the `Linear` convention.
 public final class LayerNorm {
+    /// D: the normalized (last) axis.
     public let features: Int
+    /// Added to the variance before the square root.
     public let eps: Float
     public let gamma: ParameterStore.Parameter  // γ: (D)
     public let beta: ParameterStore.Parameter   // β: (D)
@@ -17,6 +19,7 @@ public final class LayerNorm {
         beta = store.register("\(name).bias", shape: [features], values: [Float](repeating: 0, count: features))
     }
 
+    /// y: (..., D) from x: (..., D).
     public func forward(_ x: Tensor) -> Tensor {
         precondition(x.shape.last == features, "LayerNorm expects last dim \(features), got \(x.shape)")
         let d = features, rows = x.count / features

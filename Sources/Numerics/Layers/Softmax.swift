@@ -6,6 +6,7 @@ public final class Softmax {
 
     public init() {}
 
+    /// y: (..., N), each row summing to 1, from x: (..., N).
     public func forward(_ x: Tensor) -> Tensor {
         guard let cols = x.shape.last, cols > 0 else { preconditionFailure("Softmax needs a nonempty last axis, got \(x.shape)") }
         var y = x  // y: (..., N)
@@ -16,6 +17,7 @@ public final class Softmax {
         return y
     }
 
+    /// dL/dx from dL/dy, both (..., N).
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y = output else { preconditionFailure("Softmax.backward before forward") }
         precondition(dy.shape == y.shape, "Softmax.backward: dy shape \(dy.shape), expected \(y.shape)")

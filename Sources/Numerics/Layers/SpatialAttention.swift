@@ -4,6 +4,7 @@
 /// Only the layout change and the attention; the UNet adds its own normalization and
 /// residual around it. Follows the `Linear` convention.
 public final class SpatialAttention {
+    /// The attention over the H·W pixel tokens.
     public let attention: MultiHeadAttention
     private var spatial: (height: Int, width: Int)?
 
