@@ -27,10 +27,37 @@ struct GradCheck {
         backward: (Tensor) -> Tensor,
         file: StaticString = #filePath, line: UInt = #line
     ) -> Double {
+        run(name, store: store, input: input, samples: samples, seed: seed, expectPass: expectPass,
+            forward: { forward($0!) }, backward: { backward($0) }, file: file, line: line)
+    }
+
+    /// Checks dL/dθ only, for layers whose input has no gradient (token ids): `forward`
+    /// recomputes the output from the layer's fixed input, `backward` adds parameter grads.
+    @discardableResult
+    static func checkParameters(
+        _ name: String,
+        store: ParameterStore,
+        samples: Int = 48,
+        seed: UInt64 = 7,
+        expectPass: Bool = true,
+        forward: () -> Tensor,
+        backward: (Tensor) -> Void,
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> Double {
+        run(name, store: store, input: nil, samples: samples, seed: seed, expectPass: expectPass,
+            forward: { _ in forward() }, backward: { backward($0); return nil }, file: file, line: line)
+    }
+
+    /// The shared check; with `input` nil, dL/dx is skipped.
+    private static func run(
+        _ name: String, store: ParameterStore, input: Tensor?, samples: Int, seed: UInt64, expectPass: Bool,
+        forward: (Tensor?) -> Tensor, backward: (Tensor) -> Tensor?,
+        file: StaticString, line: UInt
+    ) -> Double {
         var rng = RandomGenerator(seed: seed)
         let y0 = forward(input)
         let g = Tensor(randomNormal: y0.shape, rng: &rng)
-        func loss(_ x: Tensor) -> Double {
+        func loss(_ x: Tensor?) -> Double {
             let y = forward(x)
             var s = 0.0
             for i in y.data.indices { s += Double(y.data[i]) * Double(g.data[i]) }
@@ -40,7 +67,9 @@ struct GradCheck {
         store.zeroGrads()
         _ = forward(input)
         let dx = backward(g)
-        XCTAssertEqual(dx.shape, input.shape, "\(name): dx shape", file: file, line: line)
+        if let input {
+            XCTAssertEqual(dx?.shape, input.shape, "\(name): dx shape", file: file, line: line)
+        }
         let paramGrads = Array(store.grads)
 
         var worst = 0.0
@@ -57,11 +86,13 @@ struct GradCheck {
             count <= samples ? Array(0..<count) : (0..<samples).map { $0 * count / samples }
         }
 
-        compare(dx.data, spread(input.count), { i in
-            var xp = input, xm = input
-            xp.data[i] += step; xm.data[i] -= step
-            return (loss(xp) - loss(xm)) / Double(2 * step)
-        }, "x")
+        if let input, let dx {
+            compare(dx.data, spread(input.count), { i in
+                var xp = input, xm = input
+                xp.data[i] += step; xm.data[i] -= step
+                return (loss(xp) - loss(xm)) / Double(2 * step)
+            }, "x")
+        }
 
         for p in store.parameters {
             let analytic = Array(paramGrads[p.offset..<(p.offset + p.count)])

@@ -1,0 +1,1 @@
+struct BenchmarkFigure { let name: String; let gflops: Double; let seconds: Double }
