@@ -1,0 +1,47 @@
+import Numerics
+
+/// A tensor with the name it travels under.
+public struct WireTensor: Equatable, Sendable {
+    /// Non-empty identifier, e.g. a parameter name.
+    public var name: String
+    public var tensor: Tensor
+
+    public init(name: String, tensor: Tensor) {
+        self.name = name
+        self.tensor = tensor
+    }
+}
+
+/// One message on the wire (`shielddiff.v1.Envelope`) as plain, validated Swift values.
+public struct Envelope: Equatable, Sendable {
+    /// What an envelope carries; one case per `payload` oneof field in the .proto.
+    public enum Payload: Equatable, Sendable {
+        case tensor(WireTensor)
+        case tensorList([WireTensor])
+    }
+
+    /// The protocol version this build sends.
+    public static let currentVersion: UInt32 = 1
+    /// The protocol versions this build accepts.
+    public static let supportedVersions: ClosedRange<UInt32> = 1...1
+
+    /// The protocol version the sender speaks.
+    public var protocolVersion: UInt32
+    /// Non-empty identity of the sending process.
+    public var sender: String
+    /// Per-sender message counter.
+    public var sequence: UInt64
+    public var payload: Payload
+
+    public init(
+        protocolVersion: UInt32 = Envelope.currentVersion,
+        sender: String,
+        sequence: UInt64,
+        payload: Payload
+    ) {
+        self.protocolVersion = protocolVersion
+        self.sender = sender
+        self.sequence = sequence
+        self.payload = payload
+    }
+}
