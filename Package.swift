@@ -38,10 +38,16 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["Numerics"]),
         .target(name: "World", dependencies: ["Numerics"]),
         .target(name: "Diffusion", dependencies: ["Numerics"]),
+        // The world's models (mini-CLIP, unsafe detector, denoiser) and their shipped weights.
+        .target(
+            name: "Models",
+            dependencies: ["Numerics", "World", "Diffusion", "Checkpoint"],
+            resources: [.copy("Weights")]
+        ),
         .executableTarget(
             name: "ShieldDiffCLI",
             dependencies: [
-                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion",
+                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,5 +58,6 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Numerics"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Numerics"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion"]),
     ]
 )
