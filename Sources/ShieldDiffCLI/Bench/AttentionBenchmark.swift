@@ -8,12 +8,12 @@ func selfAttentionBenchmark(batch: Int, channels: Int, tokens: Int, heads: Int, 
     let x = Tensor(randomNormal: [batch, tokens, channels], rng: &rng)   // x: (B, T, C)
     let dy = Tensor(randomNormal: [batch, tokens, channels], rng: &rng)  // dy: (B, T, C)
     let flops = attentionFlops(batch: batch, dim: channels, queries: tokens, keys: tokens, contextDim: channels)
-    let seconds = bestSeconds(iterations) {
+    let seconds = bestTime(iterations: iterations) {
         _ = attn.forward(x)
         _ = attn.backward(dy)
     }
-    return BenchmarkFigure(name: "self-attention B=\(batch) T=\(tokens) C=\(channels) h=\(heads)",
-                           gflops: flops / seconds / 1e9, seconds: seconds)
+    return .gflops("self-attention fwd+bwd B=\(batch) T=\(tokens) C=\(channels) h=\(heads)",
+                   flops: flops, seconds: seconds)
 }
 
 /// Forward+backward throughput of cross-attention from `tokens` queries to `contextTokens`
@@ -28,13 +28,13 @@ func crossAttentionBenchmark(batch: Int, channels: Int, tokens: Int, contextToke
     let dy = Tensor(randomNormal: [batch, tokens, channels], rng: &rng)                    // dy: (B, Tq, C)
     let flops = attentionFlops(batch: batch, dim: channels, queries: tokens, keys: contextTokens,
                                contextDim: contextChannels)
-    let seconds = bestSeconds(iterations) {
+    let seconds = bestTime(iterations: iterations) {
         _ = attn.forward(x, context: context)
         _ = attn.backward(dy)
     }
-    return BenchmarkFigure(
-        name: "cross-attention B=\(batch) Tq=\(tokens) Tk=\(contextTokens) C=\(channels) Dc=\(contextChannels) h=\(heads)",
-        gflops: flops / seconds / 1e9, seconds: seconds)
+    return .gflops(
+        "cross-attention fwd+bwd B=\(batch) Tq=\(tokens) Tk=\(contextTokens) C=\(channels) Dc=\(contextChannels) h=\(heads)",
+        flops: flops, seconds: seconds)
 }
 
 /// Multiply-add FLOPs of one forward+backward pass: each projection 2·M·N·K, QKᵀ and PV
@@ -44,16 +44,4 @@ private func attentionFlops(batch: Int, dim: Int, queries: Int, keys: Int, conte
     let projections = 2 * (2 * b * tq * d * d) + 2 * (2 * b * tk * dc * d)
     let scores = 2 * (2 * b * tq * tk * d)
     return 3 * (projections + scores)
-}
-
-/// The shortest of `iterations` timed runs of `body`, after one untimed warm-up run.
-private func bestSeconds(_ iterations: Int, _ body: () -> Void) -> Double {
-    body()
-    let clock = ContinuousClock()
-    var best = Double.infinity
-    for _ in 0..<max(iterations, 1) {
-        let elapsed = clock.measure(body)
-        best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-    }
-    return best
 }

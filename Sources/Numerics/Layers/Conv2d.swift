@@ -1,0 +1,188 @@
+/// 2-D convolution over NCHW tensors: y = W ⋆ x + b, with a square kernel, stride and
+/// zero padding.
+///
+/// Lowered to one sgemm per chunk of images: im2col lays the chunk's receptive fields out
+/// as columns (Cin·k·k, n·Ho·Wo), so a single large product covers n images. Chunks keep
+/// the column buffer near `columnBudget` floats. A 1×1, stride-1, unpadded convolution
+/// needs no columns: each image already is its column matrix. Each instance keeps its
+/// column and staging buffers between calls (about `columnBudget` floats plus the chunk's
+/// output), so training steps do not allocate them again.
+/// Follows the layer convention of `Linear`.
+public final class Conv2d {
+    public let inChannels: Int
+    public let outChannels: Int
+    public let kernel: Int
+    public let stride: Int
+    public let padding: Int
+    public let weight: ParameterStore.Parameter  // W: (Cout, Cin, k, k)
+    public let bias: ParameterStore.Parameter?   // b: (Cout)
+    private let store: ParameterStore
+    private var input: Tensor?                   // x: (B, Cin, H, W)
+    private let scratch = ConvScratch()
+
+    /// Floats of im2col columns per chunk: large enough that one sgemm has thousands of
+    /// columns, small enough to stay in the last-level cache.
+    static let columnBudget = 1 << 20
+
+    public init(_ store: ParameterStore, name: String, inChannels: Int, outChannels: Int,
+                kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true,
+                rng: inout RandomGenerator) {
+        precondition(kernel > 0 && stride > 0 && padding >= 0, "Conv2d \(name): bad kernel/stride/padding")
+        self.store = store
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        // Same Kaiming-uniform-like scale as Linear, over the receptive field.
+        let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
+        let w = (0..<(outChannels * inChannels * kernel * kernel)).map { _ in rng.nextUniform(-bound, bound) }
+        weight = store.register("\(name).weight", shape: [outChannels, inChannels, kernel, kernel], values: w)
+        self.bias = bias ? store.register("\(name).bias", shape: [outChannels],
+                                          values: [Float](repeating: 0, count: outChannels)) : nil
+    }
+
+    /// Output height and width for an input of `height` × `width`.
+    public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+        ((height + 2 * padding - kernel) / stride + 1, (width + 2 * padding - kernel) / stride + 1)
+    }
+
+    private func geometry(_ x: Tensor) -> ConvGeometry {
+        precondition(x.rank == 4 && x.shape[1] == inChannels, "Conv2d expects (B, \(inChannels), H, W), got \(x.shape)")
+        let (ho, wo) = outputSize(height: x.shape[2], width: x.shape[3])
+        precondition(ho > 0 && wo > 0, "Conv2d: input \(x.shape) smaller than kernel \(kernel)")
+        return ConvGeometry(channels: inChannels, height: x.shape[2], width: x.shape[3], kernel: kernel,
+                            stride: stride, padding: padding, outHeight: ho, outWidth: wo)
+    }
+
+    private var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let g = geometry(x)
+        input = x
+        let batch = x.shape[0], plane = g.outPlane, rows = g.columnRows
+        var y = Tensor(zeros: [batch, outChannels, g.outHeight, g.outWidth])  // y: (B, Cout, Ho, Wo)
+        let w = store.value(weight)                                           // W: (Cout, Cin·k·k)
+        let b = bias.map { store.value($0) }                                  // b: (Cout)
+        x.data.withUnsafeBufferPointer { xb in
+            y.data.withUnsafeMutableBufferPointer { yb in
+                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                if isPointwise {
+                    for n in 0..<batch {
+                        let yn = yp + n * outChannels * plane                 // y[n]: (Cout, H·W)
+                        if let b { for o in 0..<outChannels { (yn + o * plane).update(repeating: b[o], count: plane) } }
+                        sgemm(m: outChannels, n: plane, k: rows, a: w, lda: rows,
+                              b: xp + n * rows * plane, ldb: plane, beta: b == nil ? 0 : 1, c: yn, ldc: plane)
+                    }
+                    return
+                }
+                let chunk = chunkImages(g, batch: batch)
+                let cols = scratch.columns(rows * chunk * plane)              // cols: (Cin·k·k, n·Ho·Wo)
+                let out = scratch.staging(outChannels * chunk * plane)        // out: (Cout, n·Ho·Wo)
+                for n0 in Swift.stride(from: 0, to: batch, by: chunk) {
+                    let count = min(chunk, batch - n0), ld = count * plane
+                    im2col(g, images: count, x: xp + n0 * g.inPlane * inChannels, cols: cols)
+                    sgemm(m: outChannels, n: ld, k: rows, a: w, lda: rows, b: cols, ldb: ld, c: out, ldc: ld)
+                    // (Cout, n, Ho·Wo) → (n, Cout, Ho·Wo), adding the bias on the way.
+                    for i in 0..<count {
+                        for o in 0..<outChannels {
+                            let src = out + o * ld + i * plane
+                            let dst = yp + ((n0 + i) * outChannels + o) * plane
+                            let bo = b?[o] ?? 0
+                            for j in 0..<plane { dst[j] = src[j] + bo }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("Conv2d.backward before forward") }
+        let g = geometry(x)
+        let batch = x.shape[0], plane = g.outPlane, rows = g.columnRows
+        precondition(dy.shape == [batch, outChannels, g.outHeight, g.outWidth], "Conv2d.backward: dy shape \(dy.shape)")
+        var dx = Tensor(zeros: x.shape)                                       // dx: (B, Cin, H, W)
+        let w = store.value(weight), dw = store.grad(weight)                  // W, dW: (Cout, Cin·k·k)
+        let db = bias.map { store.grad($0) }                                  // db: (Cout)
+        x.data.withUnsafeBufferPointer { xb in
+            dy.data.withUnsafeBufferPointer { dyb in
+                dx.data.withUnsafeMutableBufferPointer { dxb in
+                    let xp = xb.baseAddress!, dyp = dyb.baseAddress!, dxp = dxb.baseAddress!
+                    if let db {
+                        for n in 0..<batch {
+                            for o in 0..<outChannels {
+                                let src = dyp + (n * outChannels + o) * plane
+                                var s: Float = 0
+                                for j in 0..<plane { s += src[j] }
+                                db[o] += s
+                            }
+                        }
+                    }
+                    if isPointwise {
+                        for n in 0..<batch {
+                            let dyn = dyp + n * outChannels * plane           // dy[n]: (Cout, H·W)
+                            // dW(Cout, Cin) += dy[n] · x[n]ᵀ;  dx[n](Cin, H·W) = Wᵀ · dy[n]
+                            sgemm(transB: true, m: outChannels, n: rows, k: plane, a: dyn, lda: plane,
+                                  b: xp + n * rows * plane, ldb: plane, beta: 1, c: dw, ldc: rows)
+                            sgemm(transA: true, m: rows, n: plane, k: outChannels, a: w, lda: rows,
+                                  b: dyn, ldb: plane, c: dxp + n * rows * plane, ldc: plane)
+                        }
+                        return
+                    }
+                    let chunk = chunkImages(g, batch: batch)
+                    let cols = scratch.columns(rows * chunk * plane)          // cols: (Cin·k·k, n·Ho·Wo)
+                    let dyt = scratch.staging(outChannels * chunk * plane)    // dyt: (Cout, n·Ho·Wo)
+                    for n0 in Swift.stride(from: 0, to: batch, by: chunk) {
+                        let count = min(chunk, batch - n0), ld = count * plane
+                        for i in 0..<count {
+                            for o in 0..<outChannels {
+                                (dyt + o * ld + i * plane).update(from: dyp + ((n0 + i) * outChannels + o) * plane,
+                                                                  count: plane)
+                            }
+                        }
+                        im2col(g, images: count, x: xp + n0 * g.inPlane * inChannels, cols: cols)
+                        // dW(Cout, Cin·k·k) += dyt · colsᵀ
+                        sgemm(transB: true, m: outChannels, n: rows, k: ld, a: dyt, lda: ld,
+                              b: cols, ldb: ld, beta: 1, c: dw, ldc: rows)
+                        // dcols(Cin·k·k, n·Ho·Wo) = Wᵀ · dyt, reusing the column buffer.
+                        sgemm(transA: true, m: rows, n: ld, k: outChannels, a: w, lda: rows,
+                              b: dyt, ldb: ld, c: cols, ldc: ld)
+                        col2im(g, images: count, cols: cols, dx: dxp + n0 * g.inPlane * inChannels)
+                    }
+                }
+            }
+        }
+        input = nil
+        return dx
+    }
+
+    private func chunkImages(_ g: ConvGeometry, batch: Int) -> Int {
+        max(1, min(batch, Conv2d.columnBudget / (g.columnRows * g.outPlane)))
+    }
+}
+
+/// Scratch buffers a convolution reuses across calls, so that the hot loop never
+/// allocates (and never page-faults fresh memory).
+private final class ConvScratch {
+    private var cols = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var colsCapacity = 1
+    private var stage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var stageCapacity = 1
+
+    deinit {
+        cols.deallocate()
+        stage.deallocate()
+    }
+
+    func columns(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if n > colsCapacity { cols.deallocate(); cols = .allocate(capacity: n); colsCapacity = n }
+        return cols
+    }
+
+    func staging(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if n > stageCapacity { stage.deallocate(); stage = .allocate(capacity: n); stageCapacity = n }
+        return stage
+    }
+}

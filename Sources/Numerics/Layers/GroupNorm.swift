@@ -1,0 +1,106 @@
+/// Group normalization over NCHW tensors: channels are split into `groups` consecutive
+/// groups, each (image, group) is normalized to zero mean and unit variance over its
+/// channels and pixels, then scaled and shifted per channel: y = γ[c]·x̂ + β[c].
+/// Follows the layer convention of `Linear`.
+public final class GroupNorm {
+    public let channels: Int
+    public let groups: Int
+    public let eps: Float
+    public let weight: ParameterStore.Parameter  // γ: (C)
+    public let bias: ParameterStore.Parameter    // β: (C)
+    private let store: ParameterStore
+    private var normalized: Tensor?              // x̂: (B, C, H, W)
+    private var inverseStd: [Float] = []         // rstd: (B, G)
+
+    public init(_ store: ParameterStore, name: String, channels: Int, groups: Int, eps: Float = 1e-5) {
+        precondition(groups > 0 && channels % groups == 0, "GroupNorm \(name): \(channels) channels in \(groups) groups")
+        self.store = store
+        self.channels = channels
+        self.groups = groups
+        self.eps = eps
+        weight = store.register("\(name).weight", shape: [channels], values: [Float](repeating: 1, count: channels))
+        bias = store.register("\(name).bias", shape: [channels], values: [Float](repeating: 0, count: channels))
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        precondition(x.rank == 4 && x.shape[1] == channels, "GroupNorm expects (B, \(channels), H, W), got \(x.shape)")
+        let batch = x.shape[0], plane = x.shape[2] * x.shape[3]
+        let perGroup = channels / groups, size = perGroup * plane
+        var xhat = Tensor(zeros: x.shape)                                     // x̂: (B, C, H, W)
+        var y = Tensor(zeros: x.shape)                                        // y: (B, C, H, W)
+        var rstd = [Float](repeating: 0, count: batch * groups)               // rstd: (B, G)
+        let gamma = store.value(weight), beta = store.value(bias)
+        x.data.withUnsafeBufferPointer { xb in
+            xhat.data.withUnsafeMutableBufferPointer { hb in
+                y.data.withUnsafeMutableBufferPointer { yb in
+                    for bg in 0..<(batch * groups) {
+                        let base = bg * size
+                        let xs = xb.baseAddress! + base, hs = hb.baseAddress! + base, ys = yb.baseAddress! + base
+                        var sum = 0.0, sumSq = 0.0
+                        for i in 0..<size { let v = Double(xs[i]); sum += v; sumSq += v * v }
+                        let mean = sum / Double(size)
+                        let r = Float(1 / (max(sumSq / Double(size) - mean * mean, 0) + Double(eps)).squareRoot())
+                        rstd[bg] = r
+                        let m = Float(mean)
+                        for cl in 0..<perGroup {
+                            let c = (bg % groups) * perGroup + cl
+                            let (gc, bc) = (gamma[c], beta[c])
+                            for j in (cl * plane)..<((cl + 1) * plane) {
+                                let h = (xs[j] - m) * r
+                                hs[j] = h
+                                ys[j] = gc * h + bc
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        normalized = xhat
+        inverseStd = rstd
+        return y
+    }
+
+    /// dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) over each group, where dx̂ = γ·dy.
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let xhat = normalized else { preconditionFailure("GroupNorm.backward before forward") }
+        precondition(dy.shape == xhat.shape, "GroupNorm.backward: dy shape \(dy.shape), expected \(xhat.shape)")
+        let batch = xhat.shape[0], plane = xhat.shape[2] * xhat.shape[3]
+        let perGroup = channels / groups, size = perGroup * plane
+        var dx = Tensor(zeros: xhat.shape)                                    // dx: (B, C, H, W)
+        let gamma = store.value(weight), dgamma = store.grad(weight), dbeta = store.grad(bias)
+        xhat.data.withUnsafeBufferPointer { hb in
+            dy.data.withUnsafeBufferPointer { db in
+                dx.data.withUnsafeMutableBufferPointer { dxb in
+                    for bg in 0..<(batch * groups) {
+                        let base = bg * size
+                        let hs = hb.baseAddress! + base, ds = db.baseAddress! + base, dxs = dxb.baseAddress! + base
+                        var meanD: Float = 0, meanDH: Float = 0
+                        for cl in 0..<perGroup {
+                            let c = (bg % groups) * perGroup + cl
+                            var sumDy: Float = 0, sumDyH: Float = 0
+                            for j in (cl * plane)..<((cl + 1) * plane) {
+                                sumDy += ds[j]
+                                sumDyH += ds[j] * hs[j]
+                            }
+                            dbeta[c] += sumDy
+                            dgamma[c] += sumDyH
+                            meanD += gamma[c] * sumDy
+                            meanDH += gamma[c] * sumDyH
+                        }
+                        meanD /= Float(size)
+                        meanDH /= Float(size)
+                        let r = inverseStd[bg]
+                        for cl in 0..<perGroup {
+                            let gc = gamma[(bg % groups) * perGroup + cl]
+                            for j in (cl * plane)..<((cl + 1) * plane) {
+                                dxs[j] = r * (gc * ds[j] - meanD - hs[j] * meanDH)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        normalized = nil
+        return dx
+    }
+}

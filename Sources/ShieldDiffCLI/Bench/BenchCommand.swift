@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Numerics
+
+/// `shielddiff bench …`: the benchmark commands whose figures the README and the issue
+/// notes quote.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the speed of the project's hot paths.",
+        subcommands: [BenchNumerics.self]
+    )
+}
+
+/// sgemm, conv2d and attention throughput at the denoiser's shapes.
+struct BenchNumerics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "numerics",
+        abstract: "GFLOP/s of sgemm, and of conv2d and attention forward+backward at denoiser shapes, each as a fraction of sgemm."
+    )
+
+    @Option(help: "Timed repetitions per figure; the best one is reported.")
+    var iterations = 5
+
+    @Option(help: "Batch size of the layer benchmarks (the denoiser trains at 32 or more).")
+    var batch = 32
+
+    @Option(help: "OpenBLAS threads (default: OpenBLAS's own choice, one per core).")
+    var threads: Int?
+
+    func validate() throws {
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    func run() throws {
+        if let threads { blasThreads = threads }
+        print("OpenBLAS threads: \(blasThreads); best of \(iterations) runs each")
+        let peak = [512, 1024].map { sgemmBenchmark(size: $0, iterations: iterations) }
+        let reference = peak.map(\.value).max()!
+        var figures = peak
+        for channels in [64, 128] {
+            figures.append(convBenchmark(batch: batch, channels: channels, spatial: 16, iterations: iterations))
+        }
+        for channels in [64, 128] {
+            figures.append(selfAttentionBenchmark(batch: batch, channels: channels, tokens: 256, heads: 4,
+                                                  iterations: iterations))
+            for context in [8, 16] {
+                figures.append(crossAttentionBenchmark(batch: batch, channels: channels, tokens: 256,
+                                                       contextTokens: context, contextChannels: 64, heads: 4,
+                                                       iterations: iterations))
+            }
+        }
+        printTable(figures, reference: reference)
+    }
+}
+
+/// Prints figures as aligned rows, each with its share of `reference` (the sgemm peak).
+func printTable(_ figures: [BenchmarkFigure], reference: Double?) {
+    let width = figures.map(\.name.count).max() ?? 0
+    for f in figures {
+        var row = f.name.padding(toLength: width, withPad: " ", startingAt: 0)
+        row += String(format: "  %8.2f %@  %9.3f ms", f.value, f.unit, f.seconds * 1000)
+        if let reference, f.unit == "GFLOP/s" {
+            row += String(format: "  %5.1f%% of sgemm", 100 * f.value / reference)
+        }
+        print(row)
+    }
+}

@@ -1,0 +1,31 @@
+import Numerics
+import XCTest
+
+final class GroupNormTests: XCTestCase {
+    func testGradient() {
+        var rng = RandomGenerator(seed: 21)
+        let store = ParameterStore()
+        let norm = GroupNorm(store, name: "gn", channels: 6, groups: 3)
+        // Generic affine parameters so dγ and dβ are exercised away from (1, 0).
+        store.set(norm.weight, Tensor(randomNormal: [6], rng: &rng))
+        store.set(norm.bias, Tensor(randomNormal: [6], rng: &rng))
+        let x = Tensor(randomNormal: [2, 6, 3, 4], rng: &rng)
+        GradCheck.check("groupnorm", store: store, input: x, forward: norm.forward, backward: norm.backward)
+    }
+
+    /// With γ = 1, β = 0 each (image, group) comes out with mean 0 and variance 1.
+    func testNormalizesEachGroup() {
+        var rng = RandomGenerator(seed: 22)
+        let norm = GroupNorm(ParameterStore(), name: "gn", channels: 4, groups: 2, eps: 0)
+        var x = Tensor(randomNormal: [2, 4, 3, 3], rng: &rng)
+        for i in x.data.indices { x.data[i] = 5 + 3 * x.data[i] }
+        let y = norm.forward(x)
+        for group in 0..<4 {
+            let slice = y.data[(group * 18)..<((group + 1) * 18)].map(Double.init)
+            let mean = slice.reduce(0, +) / 18
+            let variance = slice.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 18
+            XCTAssertEqual(mean, 0, accuracy: 1e-5, "group \(group)")
+            XCTAssertEqual(variance, 1, accuracy: 1e-4, "group \(group)")
+        }
+    }
+}
