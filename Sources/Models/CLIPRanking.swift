@@ -35,7 +35,8 @@ public enum CLIPRanking {
         precondition(renders > 0 && candidates > 1 && poolSize >= candidates,
                      "CLIPRanking: need renders > 0 and a pool of at least \(candidates) captions")
         let tokenizer = Tokenizer(maxLength: model.config.text.tokens)
-        let root = RandomGenerator(seed: seed)
+        // Renders are pairs 0, 1, 2, … of `seed`; the candidates come from a stream far above them.
+        let root = RandomGenerator(seed: seed).split(1 << 63)
         var poolRNG = root.split(1)
         let pool = (0..<poolSize).map { _ in DataDistribution.drawCaptionedScene(using: &poolRNG).prompt }
         let poolEmbeddings = embedTexts(model, pool.map { tokenizer.encode($0) })     // (P, E)

@@ -43,6 +43,15 @@ final class MiniCLIPTests: XCTestCase {
         }
     }
 
+    /// The acceptance measure can fail: an untrained model ranks the true caption first
+    /// about as often as chance (1 in 64).
+    func testAnUntrainedModelFailsTheRanking() {
+        var rng = RandomGenerator(seed: 34)
+        let report = CLIPRanking.evaluate(MiniCLIP(config: Self.tiny, rng: &rng), seed: 9, renders: 64)
+        print("untrained: \(report)")
+        XCTAssertLessThan(report.top1, 0.2)
+    }
+
     func testSaveAndLoadRoundTrip() throws {
         var rng = RandomGenerator(seed: 33)
         let model = MiniCLIP(config: Self.tiny, rng: &rng)

@@ -64,9 +64,9 @@ struct PretrainCLIP: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(start)
         let url = URL(fileURLWithPath: out)
+        // The file is a function of the flags alone (no timings), so a rerun reproduces it byte for byte.
         try trainer.model.save(to: url, metadata: [
             "clip.training": String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
-            "clip.train_seconds": String(format: "%.1f", seconds),
         ])
         say(String(format: "trained in %.1f s; wrote %@", seconds, url.path))
         if evalRenders > 0 {
@@ -76,6 +76,6 @@ struct PretrainCLIP: ParsableCommand {
 }
 
 /// One line to standard output, written at once so that progress shows up through a pipe.
-func say(_ line: String) {
+private func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
