@@ -8,7 +8,8 @@ import World
 ///
 /// Parameters, in one store: `text.*` (`TextEncoder`), `image.*` (`ImageEncoder`),
 /// `text_proj.weight`, `image_proj.weight` (E, D) and `logit_scale` (1) holding log s.
-/// Follows the layer convention of `Linear`: one forward per backward.
+/// Follows the layer convention of `Linear`: one forward per backward. Every layer keeps its
+/// last forward's activations, so a model serves one thread at a time; give each its own.
 public final class MiniCLIP {
     /// The architecture; the defaults are the shipped model.
     public struct Config: Codable, Sendable, Equatable {
