@@ -10,6 +10,13 @@ public struct WireTensor: Equatable, Sendable {
         self.name = name
         self.tensor = tensor
     }
+
+    /// Checks the name, the shape against the elements, the limits and finiteness;
+    /// `what` names the name field in errors.
+    func validate(what: String, limits: WireLimits) throws(WireError) {
+        try Validation.checkName(name.utf8, what: what, limits: limits)
+        try Validation.checkTensor(tensor, name: name, limits: limits)
+    }
 }
 
 /// One message on the wire (`shielddiff.v1.Envelope`) as plain, validated Swift values.
@@ -18,6 +25,19 @@ public struct Envelope: Equatable, Sendable {
     public enum Payload: Equatable, Sendable {
         case tensor(WireTensor)
         case tensorList([WireTensor])
+        case hello(Hello)
+        case welcome(Welcome)
+        case heartbeat(Heartbeat)
+        case trajectoryBatch(TrajectoryBatch)
+        case batchAck(BatchAck)
+        case rewardRequest(RewardRequest)
+        case rewardResult(RewardResult)
+        case weights(Weights)
+        case stats(Stats)
+        case terminate(Terminate)
+        case terminateAck(TerminateAck)
+        case ready(Ready)
+        case error(ErrorReport)
     }
 
     /// The protocol version this build sends.
@@ -29,7 +49,7 @@ public struct Envelope: Equatable, Sendable {
     public var protocolVersion: UInt32
     /// Non-empty identity of the sending process.
     public var sender: String
-    /// Per-sender message counter.
+    /// Per-socket message counter: 1 for the first message a socket sends, then one more per message.
     public var sequence: UInt64
     public var payload: Payload
 

@@ -45,15 +45,3 @@ private func attentionFlops(batch: Int, dim: Int, queries: Int, keys: Int, conte
     let scores = 2 * (2 * b * tq * tk * d)
     return 3 * (projections + scores)
 }
-
-/// The shortest of `iterations` timed runs of `body`, after one untimed warm-up run.
-private func bestSeconds(_ iterations: Int, _ body: () -> Void) -> Double {
-    body()
-    let clock = ContinuousClock()
-    var best = Double.infinity
-    for _ in 0..<max(iterations, 1) {
-        let elapsed = clock.measure(body)
-        best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-    }
-    return best
-}
