@@ -4,8 +4,10 @@ import Numerics
 public struct WireTensor: Equatable, Sendable {
     /// Non-empty identifier, e.g. a parameter name.
     public var name: String
+    /// The tensor itself.
     public var tensor: Tensor
 
+    /// A named tensor, unvalidated (encoding and decoding validate).
     public init(name: String, tensor: Tensor) {
         self.name = name
         self.tensor = tensor
@@ -51,8 +53,10 @@ public struct Envelope: Equatable, Sendable {
     public var sender: String
     /// Per-socket message counter: 1 for the first message a socket sends, then one more per message.
     public var sequence: UInt64
+    /// What the envelope carries.
     public var payload: Payload
 
+    /// An envelope, unvalidated (encoding and decoding validate).
     public init(
         protocolVersion: UInt32 = Envelope.currentVersion,
         sender: String,

@@ -8,6 +8,7 @@ public struct CRC32C: Sendable {
     /// The running register (pre-inversion), starting at 0xFFFFFFFF.
     private var state: UInt32 = 0xFFFF_FFFF
 
+    /// A CRC with no bytes fed yet.
     public init() {}
 
     /// The CRC-32C of the bytes fed so far.

@@ -21,12 +21,14 @@ public struct ErrorReport: Equatable, Sendable {
         case `internal` = 8
     }
 
+    /// The kind of problem.
     public var code: Code
     /// Human-readable; names the field or rule.
     public var detail: String
     /// `Envelope.sequence` of the offending message; 0 if unknown.
     public var inReplyTo: UInt64
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(code: Code, detail: String, inReplyTo: UInt64 = 0) {
         self.code = code
         self.detail = detail

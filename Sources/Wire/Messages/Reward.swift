@@ -12,6 +12,7 @@ public struct RewardRequest: Equatable, Sendable {
     /// The B non-empty safe-side prompts the images are scored against.
     public var prompts: [String]
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(requestID: UInt64, images: Tensor, prompts: [String]) {
         self.requestID = requestID
         self.images = images
@@ -49,6 +50,7 @@ public struct RewardResult: Equatable, Sendable {
     /// Unsafe-concept probabilities in [0, 1].
     public var unsafe: [Float]
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(requestID: UInt64, rewards: [Float], alignment: [Float], unsafe: [Float]) {
         self.requestID = requestID
         self.rewards = rewards

@@ -13,6 +13,7 @@ public struct Metric: Equatable, Sendable {
     /// Finite.
     public var value: Double
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(name: String, value: Double) {
         self.name = name
         self.value = value
@@ -21,6 +22,7 @@ public struct Metric: Equatable, Sendable {
 
 /// A peer's first message on a control socket, and again after a reconnect.
 public struct Hello: Equatable, Sendable {
+    /// The role the sender plays.
     public var role: Role
     /// Non-empty, stable across restarts of the same process slot, e.g. "actor-3".
     public var instanceID: String
@@ -31,6 +33,7 @@ public struct Hello: Equatable, Sendable {
     /// Digest of the sender's run configuration; empty = not checked.
     public var configDigest: String
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(role: Role, instanceID: String, pid: UInt32, policyVersion: UInt64, configDigest: String = "") {
         self.role = role
         self.instanceID = instanceID
@@ -60,6 +63,7 @@ public struct Welcome: Equatable, Sendable {
     /// Most unacknowledged trajectory batches an actor may have (0 for reward workers).
     public var maxInFlightBatches: UInt32
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(runID: String, policyVersion: UInt64, heartbeatIntervalMilliseconds: UInt32 = 1000,
                 liveness: UInt32 = 3, configDigest: String = "", maxInFlightBatches: UInt32 = 0) {
         self.runID = runID
@@ -85,6 +89,7 @@ public struct Heartbeat: Equatable, Sendable {
     /// Optional cumulative counters.
     public var counters: [Metric]
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(policyVersion: UInt64, counters: [Metric] = []) {
         self.policyVersion = policyVersion
         self.counters = counters
@@ -99,8 +104,10 @@ public struct Heartbeat: Equatable, Sendable {
 public struct Stats: Equatable, Sendable {
     /// The policy version the sender holds or has published.
     public var policyVersion: UInt64
+    /// The measurements; names unique, values finite.
     public var metrics: [Metric]
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(policyVersion: UInt64, metrics: [Metric]) {
         self.policyVersion = policyVersion
         self.metrics = metrics
@@ -116,6 +123,7 @@ public struct Ready: Equatable, Sendable {
     /// At least 1.
     public var credit: UInt32
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(credit: UInt32 = 1) {
         self.credit = credit
     }
@@ -130,6 +138,7 @@ public struct Terminate: Equatable, Sendable {
     /// Why, for logs; may be empty.
     public var reason: String
 
+    /// Creates the message from its fields, unvalidated (encoding and decoding validate).
     public init(reason: String = "") {
         self.reason = reason
     }
@@ -141,6 +150,7 @@ public struct Terminate: Equatable, Sendable {
 
 /// The acknowledgement of `Terminate`, sent just before exiting.
 public struct TerminateAck: Equatable, Sendable {
+    /// The acknowledgement (it has no fields).
     public init() {}
 }
 
