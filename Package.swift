@@ -38,6 +38,8 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["Numerics"]),
         .target(name: "World", dependencies: ["Numerics"]),
         .target(name: "Diffusion", dependencies: ["Numerics"]),
+        // DDPO learning math: LoRA-trained denoiser, per-prompt advantages, PPO-clip over steps.
+        .target(name: "RL", dependencies: ["Numerics", "Diffusion"]),
         // The world's models (mini-CLIP, unsafe detector, denoiser) and their shipped weights.
         .target(
             name: "Models",
@@ -58,6 +60,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Numerics"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Numerics"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics"]),
+        .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion"]),
     ]
 )

@@ -97,6 +97,681 @@ void   shielddiff__v1__tensor_list__free_unpacked
   assert(message->base.descriptor == &shielddiff__v1__tensor_list__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   shielddiff__v1__metric__init
+                     (Shielddiff__V1__Metric         *message)
+{
+  static const Shielddiff__V1__Metric init_value = SHIELDDIFF__V1__METRIC__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__metric__get_packed_size
+                     (const Shielddiff__V1__Metric *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__metric__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__metric__pack
+                     (const Shielddiff__V1__Metric *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__metric__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__metric__pack_to_buffer
+                     (const Shielddiff__V1__Metric *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__metric__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Metric *
+       shielddiff__v1__metric__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Metric *)
+     protobuf_c_message_unpack (&shielddiff__v1__metric__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__metric__free_unpacked
+                     (Shielddiff__V1__Metric *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__metric__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__hello__init
+                     (Shielddiff__V1__Hello         *message)
+{
+  static const Shielddiff__V1__Hello init_value = SHIELDDIFF__V1__HELLO__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__hello__get_packed_size
+                     (const Shielddiff__V1__Hello *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__hello__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__hello__pack
+                     (const Shielddiff__V1__Hello *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__hello__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__hello__pack_to_buffer
+                     (const Shielddiff__V1__Hello *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__hello__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Hello *
+       shielddiff__v1__hello__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Hello *)
+     protobuf_c_message_unpack (&shielddiff__v1__hello__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__hello__free_unpacked
+                     (Shielddiff__V1__Hello *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__hello__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__welcome__init
+                     (Shielddiff__V1__Welcome         *message)
+{
+  static const Shielddiff__V1__Welcome init_value = SHIELDDIFF__V1__WELCOME__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__welcome__get_packed_size
+                     (const Shielddiff__V1__Welcome *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__welcome__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__welcome__pack
+                     (const Shielddiff__V1__Welcome *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__welcome__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__welcome__pack_to_buffer
+                     (const Shielddiff__V1__Welcome *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__welcome__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Welcome *
+       shielddiff__v1__welcome__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Welcome *)
+     protobuf_c_message_unpack (&shielddiff__v1__welcome__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__welcome__free_unpacked
+                     (Shielddiff__V1__Welcome *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__welcome__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__heartbeat__init
+                     (Shielddiff__V1__Heartbeat         *message)
+{
+  static const Shielddiff__V1__Heartbeat init_value = SHIELDDIFF__V1__HEARTBEAT__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__heartbeat__get_packed_size
+                     (const Shielddiff__V1__Heartbeat *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__heartbeat__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__heartbeat__pack
+                     (const Shielddiff__V1__Heartbeat *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__heartbeat__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__heartbeat__pack_to_buffer
+                     (const Shielddiff__V1__Heartbeat *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__heartbeat__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Heartbeat *
+       shielddiff__v1__heartbeat__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Heartbeat *)
+     protobuf_c_message_unpack (&shielddiff__v1__heartbeat__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__heartbeat__free_unpacked
+                     (Shielddiff__V1__Heartbeat *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__heartbeat__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__trajectory__init
+                     (Shielddiff__V1__Trajectory         *message)
+{
+  static const Shielddiff__V1__Trajectory init_value = SHIELDDIFF__V1__TRAJECTORY__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__trajectory__get_packed_size
+                     (const Shielddiff__V1__Trajectory *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__trajectory__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__trajectory__pack
+                     (const Shielddiff__V1__Trajectory *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__trajectory__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__trajectory__pack_to_buffer
+                     (const Shielddiff__V1__Trajectory *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__trajectory__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Trajectory *
+       shielddiff__v1__trajectory__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Trajectory *)
+     protobuf_c_message_unpack (&shielddiff__v1__trajectory__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__trajectory__free_unpacked
+                     (Shielddiff__V1__Trajectory *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__trajectory__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__trajectory_batch__init
+                     (Shielddiff__V1__TrajectoryBatch         *message)
+{
+  static const Shielddiff__V1__TrajectoryBatch init_value = SHIELDDIFF__V1__TRAJECTORY_BATCH__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__trajectory_batch__get_packed_size
+                     (const Shielddiff__V1__TrajectoryBatch *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__trajectory_batch__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__trajectory_batch__pack
+                     (const Shielddiff__V1__TrajectoryBatch *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__trajectory_batch__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__trajectory_batch__pack_to_buffer
+                     (const Shielddiff__V1__TrajectoryBatch *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__trajectory_batch__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__TrajectoryBatch *
+       shielddiff__v1__trajectory_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__TrajectoryBatch *)
+     protobuf_c_message_unpack (&shielddiff__v1__trajectory_batch__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__trajectory_batch__free_unpacked
+                     (Shielddiff__V1__TrajectoryBatch *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__trajectory_batch__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__batch_ack__init
+                     (Shielddiff__V1__BatchAck         *message)
+{
+  static const Shielddiff__V1__BatchAck init_value = SHIELDDIFF__V1__BATCH_ACK__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__batch_ack__get_packed_size
+                     (const Shielddiff__V1__BatchAck *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__batch_ack__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__batch_ack__pack
+                     (const Shielddiff__V1__BatchAck *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__batch_ack__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__batch_ack__pack_to_buffer
+                     (const Shielddiff__V1__BatchAck *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__batch_ack__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__BatchAck *
+       shielddiff__v1__batch_ack__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__BatchAck *)
+     protobuf_c_message_unpack (&shielddiff__v1__batch_ack__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__batch_ack__free_unpacked
+                     (Shielddiff__V1__BatchAck *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__batch_ack__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__reward_request__init
+                     (Shielddiff__V1__RewardRequest         *message)
+{
+  static const Shielddiff__V1__RewardRequest init_value = SHIELDDIFF__V1__REWARD_REQUEST__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__reward_request__get_packed_size
+                     (const Shielddiff__V1__RewardRequest *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__reward_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__reward_request__pack
+                     (const Shielddiff__V1__RewardRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__reward_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__reward_request__pack_to_buffer
+                     (const Shielddiff__V1__RewardRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__reward_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__RewardRequest *
+       shielddiff__v1__reward_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__RewardRequest *)
+     protobuf_c_message_unpack (&shielddiff__v1__reward_request__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__reward_request__free_unpacked
+                     (Shielddiff__V1__RewardRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__reward_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__reward_result__init
+                     (Shielddiff__V1__RewardResult         *message)
+{
+  static const Shielddiff__V1__RewardResult init_value = SHIELDDIFF__V1__REWARD_RESULT__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__reward_result__get_packed_size
+                     (const Shielddiff__V1__RewardResult *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__reward_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__reward_result__pack
+                     (const Shielddiff__V1__RewardResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__reward_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__reward_result__pack_to_buffer
+                     (const Shielddiff__V1__RewardResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__reward_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__RewardResult *
+       shielddiff__v1__reward_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__RewardResult *)
+     protobuf_c_message_unpack (&shielddiff__v1__reward_result__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__reward_result__free_unpacked
+                     (Shielddiff__V1__RewardResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__reward_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__weights__init
+                     (Shielddiff__V1__Weights         *message)
+{
+  static const Shielddiff__V1__Weights init_value = SHIELDDIFF__V1__WEIGHTS__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__weights__get_packed_size
+                     (const Shielddiff__V1__Weights *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__weights__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__weights__pack
+                     (const Shielddiff__V1__Weights *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__weights__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__weights__pack_to_buffer
+                     (const Shielddiff__V1__Weights *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__weights__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Weights *
+       shielddiff__v1__weights__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Weights *)
+     protobuf_c_message_unpack (&shielddiff__v1__weights__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__weights__free_unpacked
+                     (Shielddiff__V1__Weights *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__weights__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__stats__init
+                     (Shielddiff__V1__Stats         *message)
+{
+  static const Shielddiff__V1__Stats init_value = SHIELDDIFF__V1__STATS__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__stats__get_packed_size
+                     (const Shielddiff__V1__Stats *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__stats__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__stats__pack
+                     (const Shielddiff__V1__Stats *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__stats__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__stats__pack_to_buffer
+                     (const Shielddiff__V1__Stats *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__stats__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Stats *
+       shielddiff__v1__stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Stats *)
+     protobuf_c_message_unpack (&shielddiff__v1__stats__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__stats__free_unpacked
+                     (Shielddiff__V1__Stats *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__stats__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__terminate__init
+                     (Shielddiff__V1__Terminate         *message)
+{
+  static const Shielddiff__V1__Terminate init_value = SHIELDDIFF__V1__TERMINATE__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__terminate__get_packed_size
+                     (const Shielddiff__V1__Terminate *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__terminate__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__terminate__pack
+                     (const Shielddiff__V1__Terminate *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__terminate__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__terminate__pack_to_buffer
+                     (const Shielddiff__V1__Terminate *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__terminate__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Terminate *
+       shielddiff__v1__terminate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Terminate *)
+     protobuf_c_message_unpack (&shielddiff__v1__terminate__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__terminate__free_unpacked
+                     (Shielddiff__V1__Terminate *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__terminate__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__terminate_ack__init
+                     (Shielddiff__V1__TerminateAck         *message)
+{
+  static const Shielddiff__V1__TerminateAck init_value = SHIELDDIFF__V1__TERMINATE_ACK__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__terminate_ack__get_packed_size
+                     (const Shielddiff__V1__TerminateAck *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__terminate_ack__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__terminate_ack__pack
+                     (const Shielddiff__V1__TerminateAck *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__terminate_ack__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__terminate_ack__pack_to_buffer
+                     (const Shielddiff__V1__TerminateAck *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__terminate_ack__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__TerminateAck *
+       shielddiff__v1__terminate_ack__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__TerminateAck *)
+     protobuf_c_message_unpack (&shielddiff__v1__terminate_ack__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__terminate_ack__free_unpacked
+                     (Shielddiff__V1__TerminateAck *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__terminate_ack__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__ready__init
+                     (Shielddiff__V1__Ready         *message)
+{
+  static const Shielddiff__V1__Ready init_value = SHIELDDIFF__V1__READY__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__ready__get_packed_size
+                     (const Shielddiff__V1__Ready *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__ready__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__ready__pack
+                     (const Shielddiff__V1__Ready *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__ready__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__ready__pack_to_buffer
+                     (const Shielddiff__V1__Ready *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__ready__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Ready *
+       shielddiff__v1__ready__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Ready *)
+     protobuf_c_message_unpack (&shielddiff__v1__ready__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__ready__free_unpacked
+                     (Shielddiff__V1__Ready *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__ready__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   shielddiff__v1__error__init
+                     (Shielddiff__V1__Error         *message)
+{
+  static const Shielddiff__V1__Error init_value = SHIELDDIFF__V1__ERROR__INIT;
+  *message = init_value;
+}
+size_t shielddiff__v1__error__get_packed_size
+                     (const Shielddiff__V1__Error *message)
+{
+  assert(message->base.descriptor == &shielddiff__v1__error__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t shielddiff__v1__error__pack
+                     (const Shielddiff__V1__Error *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &shielddiff__v1__error__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t shielddiff__v1__error__pack_to_buffer
+                     (const Shielddiff__V1__Error *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &shielddiff__v1__error__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Shielddiff__V1__Error *
+       shielddiff__v1__error__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Shielddiff__V1__Error *)
+     protobuf_c_message_unpack (&shielddiff__v1__error__descriptor,
+                                allocator, len, data);
+}
+void   shielddiff__v1__error__free_unpacked
+                     (Shielddiff__V1__Error *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &shielddiff__v1__error__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   shielddiff__v1__envelope__init
                      (Shielddiff__V1__Envelope         *message)
 {
@@ -244,7 +919,1067 @@ const ProtobufCMessageDescriptor shielddiff__v1__tensor_list__descriptor =
   (ProtobufCMessageInit) shielddiff__v1__tensor_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor shielddiff__v1__envelope__field_descriptors[5] =
+static const ProtobufCFieldDescriptor shielddiff__v1__metric__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Metric, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Metric, value),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__metric__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = value */
+};
+static const ProtobufCIntRange shielddiff__v1__metric__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__metric__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Metric",
+  "Metric",
+  "Shielddiff__V1__Metric",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Metric),
+  2,
+  shielddiff__v1__metric__field_descriptors,
+  shielddiff__v1__metric__field_indices_by_name,
+  1,  shielddiff__v1__metric__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__metric__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__hello__field_descriptors[5] =
+{
+  {
+    "role",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Hello, role),
+    &shielddiff__v1__role__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "instance_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Hello, instance_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pid",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Hello, pid),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "policy_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Hello, policy_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "config_digest",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Hello, config_digest),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__hello__field_indices_by_name[] = {
+  4,   /* field[4] = config_digest */
+  1,   /* field[1] = instance_id */
+  2,   /* field[2] = pid */
+  3,   /* field[3] = policy_version */
+  0,   /* field[0] = role */
+};
+static const ProtobufCIntRange shielddiff__v1__hello__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__hello__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Hello",
+  "Hello",
+  "Shielddiff__V1__Hello",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Hello),
+  5,
+  shielddiff__v1__hello__field_descriptors,
+  shielddiff__v1__hello__field_indices_by_name,
+  1,  shielddiff__v1__hello__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__hello__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__welcome__field_descriptors[6] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Welcome, run_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "policy_version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Welcome, policy_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "heartbeat_interval_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Welcome, heartbeat_interval_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "liveness",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Welcome, liveness),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "config_digest",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Welcome, config_digest),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_in_flight_batches",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Welcome, max_in_flight_batches),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__welcome__field_indices_by_name[] = {
+  4,   /* field[4] = config_digest */
+  2,   /* field[2] = heartbeat_interval_ms */
+  3,   /* field[3] = liveness */
+  5,   /* field[5] = max_in_flight_batches */
+  1,   /* field[1] = policy_version */
+  0,   /* field[0] = run_id */
+};
+static const ProtobufCIntRange shielddiff__v1__welcome__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__welcome__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Welcome",
+  "Welcome",
+  "Shielddiff__V1__Welcome",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Welcome),
+  6,
+  shielddiff__v1__welcome__field_descriptors,
+  shielddiff__v1__welcome__field_indices_by_name,
+  1,  shielddiff__v1__welcome__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__welcome__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__heartbeat__field_descriptors[2] =
+{
+  {
+    "policy_version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Heartbeat, policy_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "counters",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Heartbeat, n_counters),
+    offsetof(Shielddiff__V1__Heartbeat, counters),
+    &shielddiff__v1__metric__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__heartbeat__field_indices_by_name[] = {
+  1,   /* field[1] = counters */
+  0,   /* field[0] = policy_version */
+};
+static const ProtobufCIntRange shielddiff__v1__heartbeat__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__heartbeat__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Heartbeat",
+  "Heartbeat",
+  "Shielddiff__V1__Heartbeat",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Heartbeat),
+  2,
+  shielddiff__v1__heartbeat__field_descriptors,
+  shielddiff__v1__heartbeat__field_indices_by_name,
+  1,  shielddiff__v1__heartbeat__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__heartbeat__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__trajectory__field_descriptors[10] =
+{
+  {
+    "prompt",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, prompt),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "safe_prompt",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, safe_prompt),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "seed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, seed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "policy_version",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, policy_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timesteps",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Shielddiff__V1__Trajectory, n_timesteps),
+    offsetof(Shielddiff__V1__Trajectory, timesteps),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "latents",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, latents),
+    &shielddiff__v1__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "log_probs",
+    7,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Shielddiff__V1__Trajectory, n_log_probs),
+    offsetof(Shielddiff__V1__Trajectory, log_probs),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reward",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, reward),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alignment",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, alignment),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unsafe_prob",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, unsafe_prob),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__trajectory__field_indices_by_name[] = {
+  8,   /* field[8] = alignment */
+  5,   /* field[5] = latents */
+  6,   /* field[6] = log_probs */
+  3,   /* field[3] = policy_version */
+  0,   /* field[0] = prompt */
+  7,   /* field[7] = reward */
+  1,   /* field[1] = safe_prompt */
+  2,   /* field[2] = seed */
+  4,   /* field[4] = timesteps */
+  9,   /* field[9] = unsafe_prob */
+};
+static const ProtobufCIntRange shielddiff__v1__trajectory__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__trajectory__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Trajectory",
+  "Trajectory",
+  "Shielddiff__V1__Trajectory",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Trajectory),
+  10,
+  shielddiff__v1__trajectory__field_descriptors,
+  shielddiff__v1__trajectory__field_indices_by_name,
+  1,  shielddiff__v1__trajectory__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__trajectory__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__trajectory_batch__field_descriptors[3] =
+{
+  {
+    "actor_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__TrajectoryBatch, actor_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batch_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__TrajectoryBatch, batch_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trajectories",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__TrajectoryBatch, n_trajectories),
+    offsetof(Shielddiff__V1__TrajectoryBatch, trajectories),
+    &shielddiff__v1__trajectory__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__trajectory_batch__field_indices_by_name[] = {
+  0,   /* field[0] = actor_id */
+  1,   /* field[1] = batch_id */
+  2,   /* field[2] = trajectories */
+};
+static const ProtobufCIntRange shielddiff__v1__trajectory_batch__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__trajectory_batch__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.TrajectoryBatch",
+  "TrajectoryBatch",
+  "Shielddiff__V1__TrajectoryBatch",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__TrajectoryBatch),
+  3,
+  shielddiff__v1__trajectory_batch__field_descriptors,
+  shielddiff__v1__trajectory_batch__field_indices_by_name,
+  1,  shielddiff__v1__trajectory_batch__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__trajectory_batch__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__batch_ack__field_descriptors[5] =
+{
+  {
+    "batch_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__BatchAck, batch_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "accepted",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__BatchAck, accepted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rejected",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__BatchAck, rejected),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__BatchAck, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "policy_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__BatchAck, policy_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__batch_ack__field_indices_by_name[] = {
+  1,   /* field[1] = accepted */
+  0,   /* field[0] = batch_id */
+  4,   /* field[4] = policy_version */
+  3,   /* field[3] = reason */
+  2,   /* field[2] = rejected */
+};
+static const ProtobufCIntRange shielddiff__v1__batch_ack__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__batch_ack__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.BatchAck",
+  "BatchAck",
+  "Shielddiff__V1__BatchAck",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__BatchAck),
+  5,
+  shielddiff__v1__batch_ack__field_descriptors,
+  shielddiff__v1__batch_ack__field_indices_by_name,
+  1,  shielddiff__v1__batch_ack__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__batch_ack__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__reward_request__field_descriptors[3] =
+{
+  {
+    "request_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__RewardRequest, request_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "images",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__RewardRequest, images),
+    &shielddiff__v1__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prompts",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Shielddiff__V1__RewardRequest, n_prompts),
+    offsetof(Shielddiff__V1__RewardRequest, prompts),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__reward_request__field_indices_by_name[] = {
+  1,   /* field[1] = images */
+  2,   /* field[2] = prompts */
+  0,   /* field[0] = request_id */
+};
+static const ProtobufCIntRange shielddiff__v1__reward_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__reward_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.RewardRequest",
+  "RewardRequest",
+  "Shielddiff__V1__RewardRequest",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__RewardRequest),
+  3,
+  shielddiff__v1__reward_request__field_descriptors,
+  shielddiff__v1__reward_request__field_indices_by_name,
+  1,  shielddiff__v1__reward_request__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__reward_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__reward_result__field_descriptors[4] =
+{
+  {
+    "request_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__RewardResult, request_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rewards",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Shielddiff__V1__RewardResult, n_rewards),
+    offsetof(Shielddiff__V1__RewardResult, rewards),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "alignment",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Shielddiff__V1__RewardResult, n_alignment),
+    offsetof(Shielddiff__V1__RewardResult, alignment),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unsafe",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_FLOAT,
+    offsetof(Shielddiff__V1__RewardResult, n_unsafe),
+    offsetof(Shielddiff__V1__RewardResult, unsafe),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__reward_result__field_indices_by_name[] = {
+  2,   /* field[2] = alignment */
+  0,   /* field[0] = request_id */
+  1,   /* field[1] = rewards */
+  3,   /* field[3] = unsafe */
+};
+static const ProtobufCIntRange shielddiff__v1__reward_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__reward_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.RewardResult",
+  "RewardResult",
+  "Shielddiff__V1__RewardResult",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__RewardResult),
+  4,
+  shielddiff__v1__reward_result__field_descriptors,
+  shielddiff__v1__reward_result__field_indices_by_name,
+  1,  shielddiff__v1__reward_result__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__reward_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__weights__field_descriptors[3] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Weights, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "checksum",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FIXED32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Weights, checksum),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tensors",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Weights, n_tensors),
+    offsetof(Shielddiff__V1__Weights, tensors),
+    &shielddiff__v1__tensor__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__weights__field_indices_by_name[] = {
+  1,   /* field[1] = checksum */
+  2,   /* field[2] = tensors */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange shielddiff__v1__weights__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__weights__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Weights",
+  "Weights",
+  "Shielddiff__V1__Weights",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Weights),
+  3,
+  shielddiff__v1__weights__field_descriptors,
+  shielddiff__v1__weights__field_indices_by_name,
+  1,  shielddiff__v1__weights__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__weights__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__stats__field_descriptors[2] =
+{
+  {
+    "policy_version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Stats, policy_version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "metrics",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Stats, n_metrics),
+    offsetof(Shielddiff__V1__Stats, metrics),
+    &shielddiff__v1__metric__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__stats__field_indices_by_name[] = {
+  1,   /* field[1] = metrics */
+  0,   /* field[0] = policy_version */
+};
+static const ProtobufCIntRange shielddiff__v1__stats__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__stats__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Stats",
+  "Stats",
+  "Shielddiff__V1__Stats",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Stats),
+  2,
+  shielddiff__v1__stats__field_descriptors,
+  shielddiff__v1__stats__field_indices_by_name,
+  1,  shielddiff__v1__stats__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__stats__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__terminate__field_descriptors[1] =
+{
+  {
+    "reason",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Terminate, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__terminate__field_indices_by_name[] = {
+  0,   /* field[0] = reason */
+};
+static const ProtobufCIntRange shielddiff__v1__terminate__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__terminate__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Terminate",
+  "Terminate",
+  "Shielddiff__V1__Terminate",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Terminate),
+  1,
+  shielddiff__v1__terminate__field_descriptors,
+  shielddiff__v1__terminate__field_indices_by_name,
+  1,  shielddiff__v1__terminate__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__terminate__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define shielddiff__v1__terminate_ack__field_descriptors NULL
+#define shielddiff__v1__terminate_ack__field_indices_by_name NULL
+#define shielddiff__v1__terminate_ack__number_ranges NULL
+const ProtobufCMessageDescriptor shielddiff__v1__terminate_ack__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.TerminateAck",
+  "TerminateAck",
+  "Shielddiff__V1__TerminateAck",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__TerminateAck),
+  0,
+  shielddiff__v1__terminate_ack__field_descriptors,
+  shielddiff__v1__terminate_ack__field_indices_by_name,
+  0,  shielddiff__v1__terminate_ack__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__terminate_ack__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__ready__field_descriptors[1] =
+{
+  {
+    "credit",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Ready, credit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__ready__field_indices_by_name[] = {
+  0,   /* field[0] = credit */
+};
+static const ProtobufCIntRange shielddiff__v1__ready__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__ready__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Ready",
+  "Ready",
+  "Shielddiff__V1__Ready",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Ready),
+  1,
+  shielddiff__v1__ready__field_descriptors,
+  shielddiff__v1__ready__field_indices_by_name,
+  1,  shielddiff__v1__ready__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__ready__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue shielddiff__v1__error__code__enum_values_by_number[9] =
+{
+  { "CODE_UNSPECIFIED", "SHIELDDIFF__V1__ERROR__CODE__CODE_UNSPECIFIED", 0 },
+  { "MALFORMED", "SHIELDDIFF__V1__ERROR__CODE__MALFORMED", 1 },
+  { "UNSUPPORTED_VERSION", "SHIELDDIFF__V1__ERROR__CODE__UNSUPPORTED_VERSION", 2 },
+  { "UNKNOWN_KIND", "SHIELDDIFF__V1__ERROR__CODE__UNKNOWN_KIND", 3 },
+  { "UNEXPECTED", "SHIELDDIFF__V1__ERROR__CODE__UNEXPECTED", 4 },
+  { "NOT_WELCOMED", "SHIELDDIFF__V1__ERROR__CODE__NOT_WELCOMED", 5 },
+  { "CONFIG_MISMATCH", "SHIELDDIFF__V1__ERROR__CODE__CONFIG_MISMATCH", 6 },
+  { "OVERLOADED", "SHIELDDIFF__V1__ERROR__CODE__OVERLOADED", 7 },
+  { "INTERNAL", "SHIELDDIFF__V1__ERROR__CODE__INTERNAL", 8 },
+};
+static const ProtobufCIntRange shielddiff__v1__error__code__value_ranges[] = {
+{0, 0},{0, 9}
+};
+static const ProtobufCEnumValueIndex shielddiff__v1__error__code__enum_values_by_name[9] =
+{
+  { "CODE_UNSPECIFIED", 0 },
+  { "CONFIG_MISMATCH", 6 },
+  { "INTERNAL", 8 },
+  { "MALFORMED", 1 },
+  { "NOT_WELCOMED", 5 },
+  { "OVERLOADED", 7 },
+  { "UNEXPECTED", 4 },
+  { "UNKNOWN_KIND", 3 },
+  { "UNSUPPORTED_VERSION", 2 },
+};
+const ProtobufCEnumDescriptor shielddiff__v1__error__code__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Error.Code",
+  "Code",
+  "Shielddiff__V1__Error__Code",
+  "shielddiff.v1",
+  9,
+  shielddiff__v1__error__code__enum_values_by_number,
+  9,
+  shielddiff__v1__error__code__enum_values_by_name,
+  1,
+  shielddiff__v1__error__code__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__error__field_descriptors[3] =
+{
+  {
+    "code",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Error, code),
+    &shielddiff__v1__error__code__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "detail",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Error, detail),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_reply_to",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Error, in_reply_to),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned shielddiff__v1__error__field_indices_by_name[] = {
+  0,   /* field[0] = code */
+  1,   /* field[1] = detail */
+  2,   /* field[2] = in_reply_to */
+};
+static const ProtobufCIntRange shielddiff__v1__error__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor shielddiff__v1__error__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Error",
+  "Error",
+  "Shielddiff__V1__Error",
+  "shielddiff.v1",
+  sizeof(Shielddiff__V1__Error),
+  3,
+  shielddiff__v1__error__field_descriptors,
+  shielddiff__v1__error__field_indices_by_name,
+  1,  shielddiff__v1__error__number_ranges,
+  (ProtobufCMessageInit) shielddiff__v1__error__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor shielddiff__v1__envelope__field_descriptors[18] =
 {
   {
     "protocol_version",
@@ -306,19 +2041,188 @@ static const ProtobufCFieldDescriptor shielddiff__v1__envelope__field_descriptor
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "hello",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, hello),
+    &shielddiff__v1__hello__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "welcome",
+    19,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, welcome),
+    &shielddiff__v1__welcome__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "heartbeat",
+    20,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, heartbeat),
+    &shielddiff__v1__heartbeat__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "trajectory_batch",
+    21,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, trajectory_batch),
+    &shielddiff__v1__trajectory_batch__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batch_ack",
+    22,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, batch_ack),
+    &shielddiff__v1__batch_ack__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reward_request",
+    23,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, reward_request),
+    &shielddiff__v1__reward_request__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reward_result",
+    24,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, reward_result),
+    &shielddiff__v1__reward_result__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "weights",
+    25,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, weights),
+    &shielddiff__v1__weights__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stats",
+    26,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, stats),
+    &shielddiff__v1__stats__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminate",
+    27,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, terminate),
+    &shielddiff__v1__terminate__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminate_ack",
+    28,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, terminate_ack),
+    &shielddiff__v1__terminate_ack__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready",
+    29,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, ready),
+    &shielddiff__v1__ready__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    30,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Shielddiff__V1__Envelope, payload_case),
+    offsetof(Shielddiff__V1__Envelope, error),
+    &shielddiff__v1__error__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned shielddiff__v1__envelope__field_indices_by_name[] = {
+  9,   /* field[9] = batch_ack */
+  17,   /* field[17] = error */
+  7,   /* field[7] = heartbeat */
+  5,   /* field[5] = hello */
   0,   /* field[0] = protocol_version */
+  16,   /* field[16] = ready */
+  10,   /* field[10] = reward_request */
+  11,   /* field[11] = reward_result */
   1,   /* field[1] = sender */
   2,   /* field[2] = sequence */
+  13,   /* field[13] = stats */
   3,   /* field[3] = tensor */
   4,   /* field[4] = tensor_list */
+  14,   /* field[14] = terminate */
+  15,   /* field[15] = terminate_ack */
+  8,   /* field[8] = trajectory_batch */
+  12,   /* field[12] = weights */
+  6,   /* field[6] = welcome */
 };
 static const ProtobufCIntRange shielddiff__v1__envelope__number_ranges[2 + 1] =
 {
   { 1, 0 },
   { 16, 3 },
-  { 0, 5 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor shielddiff__v1__envelope__descriptor =
 {
@@ -328,10 +2232,44 @@ const ProtobufCMessageDescriptor shielddiff__v1__envelope__descriptor =
   "Shielddiff__V1__Envelope",
   "shielddiff.v1",
   sizeof(Shielddiff__V1__Envelope),
-  5,
+  18,
   shielddiff__v1__envelope__field_descriptors,
   shielddiff__v1__envelope__field_indices_by_name,
   2,  shielddiff__v1__envelope__number_ranges,
   (ProtobufCMessageInit) shielddiff__v1__envelope__init,
   NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue shielddiff__v1__role__enum_values_by_number[5] =
+{
+  { "ROLE_UNSPECIFIED", "SHIELDDIFF__V1__ROLE__ROLE_UNSPECIFIED", 0 },
+  { "ROLE_ACTOR", "SHIELDDIFF__V1__ROLE__ROLE_ACTOR", 1 },
+  { "ROLE_REWARD_WORKER", "SHIELDDIFF__V1__ROLE__ROLE_REWARD_WORKER", 2 },
+  { "ROLE_LEARNER", "SHIELDDIFF__V1__ROLE__ROLE_LEARNER", 3 },
+  { "ROLE_SUPERVISOR", "SHIELDDIFF__V1__ROLE__ROLE_SUPERVISOR", 4 },
+};
+static const ProtobufCIntRange shielddiff__v1__role__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex shielddiff__v1__role__enum_values_by_name[5] =
+{
+  { "ROLE_ACTOR", 1 },
+  { "ROLE_LEARNER", 3 },
+  { "ROLE_REWARD_WORKER", 2 },
+  { "ROLE_SUPERVISOR", 4 },
+  { "ROLE_UNSPECIFIED", 0 },
+};
+const ProtobufCEnumDescriptor shielddiff__v1__role__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "shielddiff.v1.Role",
+  "Role",
+  "Shielddiff__V1__Role",
+  "shielddiff.v1",
+  5,
+  shielddiff__v1__role__enum_values_by_number,
+  5,
+  shielddiff__v1__role__enum_values_by_name,
+  1,
+  shielddiff__v1__role__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

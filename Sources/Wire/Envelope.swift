@@ -4,11 +4,20 @@ import Numerics
 public struct WireTensor: Equatable, Sendable {
     /// Non-empty identifier, e.g. a parameter name.
     public var name: String
+    /// The tensor itself.
     public var tensor: Tensor
 
+    /// A named tensor, unvalidated (encoding and decoding validate).
     public init(name: String, tensor: Tensor) {
         self.name = name
         self.tensor = tensor
+    }
+
+    /// Checks the name, the shape against the elements, the limits and finiteness;
+    /// `what` names the name field in errors.
+    func validate(what: String, limits: WireLimits) throws(WireError) {
+        try Validation.checkName(name.utf8, what: what, limits: limits)
+        try Validation.checkTensor(tensor, name: name, limits: limits)
     }
 }
 
@@ -18,6 +27,19 @@ public struct Envelope: Equatable, Sendable {
     public enum Payload: Equatable, Sendable {
         case tensor(WireTensor)
         case tensorList([WireTensor])
+        case hello(Hello)
+        case welcome(Welcome)
+        case heartbeat(Heartbeat)
+        case trajectoryBatch(TrajectoryBatch)
+        case batchAck(BatchAck)
+        case rewardRequest(RewardRequest)
+        case rewardResult(RewardResult)
+        case weights(Weights)
+        case stats(Stats)
+        case terminate(Terminate)
+        case terminateAck(TerminateAck)
+        case ready(Ready)
+        case error(ErrorReport)
     }
 
     /// The protocol version this build sends.
@@ -29,10 +51,12 @@ public struct Envelope: Equatable, Sendable {
     public var protocolVersion: UInt32
     /// Non-empty identity of the sending process.
     public var sender: String
-    /// Per-sender message counter.
+    /// Per-socket message counter: 1 for the first message a socket sends, then one more per message.
     public var sequence: UInt64
+    /// What the envelope carries.
     public var payload: Payload
 
+    /// An envelope, unvalidated (encoding and decoding validate).
     public init(
         protocolVersion: UInt32 = Envelope.currentVersion,
         sender: String,

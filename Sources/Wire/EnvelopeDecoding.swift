@@ -1,11 +1,9 @@
-import Foundation
 import CShieldProto
-import Numerics
 
 extension Envelope {
-    /// Decodes and validates one envelope: version supported, names non-empty UTF-8 within
-    /// limits, every tensor's element count equal to its shape's product and within limits,
-    /// every element finite.
+    /// Decodes and validates one envelope: version supported, names and texts within limits,
+    /// tensor shapes consistent with their elements, every rule of the payload's message
+    /// (see the message types and proto/PROTOCOL.md), and the weights checksum.
     public init(decoding bytes: UnsafeRawBufferPointer, limits: WireLimits = .default) throws(WireError) {
         // Checked before unpacking, so oversized input is never parsed or allocated for.
         guard bytes.count <= limits.maxMessageBytes else {
@@ -27,32 +25,10 @@ extension Envelope {
 
     private init(converting message: Shielddiff__V1__Envelope, limits: WireLimits) throws(WireError) {
         try Validation.checkVersion(message.protocol_version)
-        let sender = try string(message.sender, what: "sender", limits: limits)
-        let payload: Payload
-        switch message.payload_case {
-        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TENSOR:
-            guard let tensor = message.tensor else { throw .missingPayload }
-            payload = .tensor(try WireTensor(converting: tensor.pointee, what: "tensor name", limits: limits))
-        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TENSOR_LIST:
-            guard let list = message.tensor_list?.pointee else { throw .missingPayload }
-            guard list.n_tensors <= limits.maxTensors else {
-                throw .tooLarge(what: "tensor list", size: list.n_tensors, limit: limits.maxTensors)
-            }
-            var tensors: [WireTensor] = []
-            tensors.reserveCapacity(list.n_tensors)
-            for i in 0..<list.n_tensors {
-                guard let tensor = list.tensors[i] else { throw .missingPayload }
-                tensors.append(try WireTensor(converting: tensor.pointee, what: "name of tensor \(i)", limits: limits))
-            }
-            payload = .tensorList(tensors)
-        default:
-            // A payload field from a newer peer lands among the unknown fields.
-            let unknown = UnsafeBufferPointer(start: message.base.unknown_fields, count: Int(message.base.n_unknown_fields))
-            if let field = unknown.first(where: { $0.tag >= Envelope.firstPayloadField }) {
-                throw .unknownPayload(field: field.tag)
-            }
-            throw .missingPayload
-        }
+        let sender = try CRead.string(message.sender, what: "sender")
+        try Validation.checkName(sender.utf8, what: "sender", limits: limits)
+        let payload = try Payload(converting: message, limits: limits)
+        try payload.validate(limits: limits)
         self.init(protocolVersion: message.protocol_version, sender: sender,
                   sequence: message.sequence, payload: payload)
     }
@@ -61,31 +37,56 @@ extension Envelope {
     static let firstPayloadField: UInt32 = 16
 }
 
-extension WireTensor {
-    fileprivate init(converting message: Shielddiff__V1__Tensor, what: String, limits: WireLimits) throws(WireError) {
-        let name = try string(message.name, what: what, limits: limits)
-        // Rank is bounded before the shape is copied out.
-        try Validation.checkRank(message.n_shape, name: name, limits: limits)
-        let shape = UnsafeBufferPointer(start: message.shape, count: message.n_shape).map { Int($0) }
-        let data = UnsafeBufferPointer(start: message.data, count: message.n_data)
-        try Validation.checkTensor(name: name, shape: shape, data: data, limits: limits)
-        // One memcpy out of protobuf-c's buffer, which is freed with the message.
-        let elements = [Float](unsafeUninitializedCapacity: data.count) { buffer, count in
-            if let source = data.baseAddress { buffer.baseAddress!.initialize(from: source, count: data.count) }
-            count = data.count
+extension Envelope.Payload {
+    /// Copies the payload out of an unpacked envelope (the rules are checked afterwards).
+    fileprivate init(converting message: Shielddiff__V1__Envelope, limits: WireLimits) throws(WireError) {
+        switch message.payload_case {
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TENSOR:
+            self = .tensor(try WireTensor(converting: required(message.tensor), what: "tensor name", limits: limits))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TENSOR_LIST:
+            let list = try required(message.tensor_list)
+            self = .tensorList(try wireTensors(list.tensors, count: list.n_tensors, what: "tensor list",
+                                               suffix: "", limits: limits))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_HELLO:
+            self = .hello(try Hello(converting: required(message.hello)))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_WELCOME:
+            self = .welcome(try Welcome(converting: required(message.welcome)))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_HEARTBEAT:
+            self = .heartbeat(try Heartbeat(converting: required(message.heartbeat), limits: limits))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TRAJECTORY_BATCH:
+            self = .trajectoryBatch(try TrajectoryBatch(converting: required(message.trajectory_batch), limits: limits))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_BATCH_ACK:
+            self = .batchAck(try BatchAck(converting: required(message.batch_ack)))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_REWARD_REQUEST:
+            self = .rewardRequest(try RewardRequest(converting: required(message.reward_request), limits: limits))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_REWARD_RESULT:
+            self = .rewardResult(RewardResult(converting: try required(message.reward_result)))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_WEIGHTS:
+            self = .weights(try Weights(converting: required(message.weights), limits: limits))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_STATS:
+            self = .stats(try Stats(converting: required(message.stats), limits: limits))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TERMINATE:
+            self = .terminate(try Terminate(converting: required(message.terminate)))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TERMINATE_ACK:
+            _ = try required(message.terminate_ack)
+            self = .terminateAck(TerminateAck())
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_READY:
+            self = .ready(Ready(converting: try required(message.ready)))
+        case SHIELDDIFF__V1__ENVELOPE__PAYLOAD_ERROR:
+            self = .error(try ErrorReport(converting: required(message.error)))
+        default:
+            // A payload field from a newer peer lands among the unknown fields.
+            let unknown = UnsafeBufferPointer(start: message.base.unknown_fields, count: Int(message.base.n_unknown_fields))
+            if let field = unknown.first(where: { $0.tag >= Envelope.firstPayloadField }) {
+                throw .unknownPayload(field: field.tag)
+            }
+            throw .missingPayload
         }
-        self.init(name: name, tensor: Tensor(shape: shape, data: elements))
     }
 }
 
-/// A validated Swift copy of a protobuf-c string field.
-private func string(_ pointer: UnsafePointer<CChar>?, what: String, limits: WireLimits) throws(WireError) -> String {
-    guard let pointer else { throw .invalidName(what: what, problem: .empty) }
-    let utf8 = UnsafeBufferPointer(start: UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self),
-                                   count: strlen(pointer))
-    try Validation.checkName(utf8, what: what, limits: limits)
-    guard let string = String(validating: utf8, as: UTF8.self) else {
-        throw .invalidName(what: what, problem: .notUTF8)
-    }
-    return string
+/// The sub-message a set payload case points to (protobuf-c never leaves it NULL; checked anyway).
+private func required<T>(_ pointer: UnsafeMutablePointer<T>?) throws(WireError) -> T {
+    guard let pointer else { throw .missingPayload }
+    return pointer.pointee
 }

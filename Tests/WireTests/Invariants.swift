@@ -10,20 +10,7 @@ func assertSatisfiesValidation(
     XCTAssertTrue(Envelope.supportedVersions.contains(envelope.protocolVersion), file: file, line: line)
     XCTAssertFalse(envelope.sender.isEmpty, file: file, line: line)
     XCTAssertLessThanOrEqual(envelope.sender.utf8.count, limits.maxNameBytes, file: file, line: line)
-    let tensors: [WireTensor]
-    switch envelope.payload {
-    case let .tensor(tensor): tensors = [tensor]
-    case let .tensorList(list): tensors = list
-    }
-    XCTAssertLessThanOrEqual(tensors.count, limits.maxTensors, file: file, line: line)
-    for t in tensors {
-        XCTAssertFalse(t.name.isEmpty, file: file, line: line)
-        XCTAssertLessThanOrEqual(t.name.utf8.count, limits.maxNameBytes, file: file, line: line)
-        XCTAssertLessThanOrEqual(t.tensor.rank, limits.maxRank, file: file, line: line)
-        XCTAssertEqual(t.tensor.shape.reduce(1, *), t.tensor.count, file: file, line: line)
-        XCTAssertLessThanOrEqual(t.tensor.count, limits.maxElements, file: file, line: line)
-        XCTAssertTrue(t.tensor.data.allSatisfy(\.isFinite), file: file, line: line)
-    }
+    XCTAssertEqual(invariantViolations(envelope.payload, limits: limits), [], file: file, line: line)
     do {
         let again = try Envelope(decoding: envelope.encoded(limits: limits), limits: limits)
         XCTAssertEqual(again, envelope, file: file, line: line)
@@ -56,4 +43,15 @@ func assertEncodeThrows(
     } catch {
         XCTAssertEqual(error, expected, file: file, line: line)
     }
+}
+
+/// Asserts that `payload` is refused with `expected` both ways: by the encoder, and by the
+/// decoder given the reference encoder's bytes for it.
+func assertRejected(
+    _ payload: Envelope.Payload, _ expected: WireError, limits: WireLimits = .default,
+    file: StaticString = #filePath, line: UInt = #line
+) {
+    let envelope = Samples.envelope(payload)
+    assertEncodeThrows(envelope, expected, limits: limits, file: file, line: line)
+    assertDecodeThrows(referenceBytes(envelope), expected, limits: limits, file: file, line: line)
 }

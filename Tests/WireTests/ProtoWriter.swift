@@ -23,6 +23,35 @@ struct ProtoWriter {
         varint(value)
     }
 
+    /// An enum or int32 field: negative values are sign-extended to ten bytes.
+    mutating func int32(_ field: UInt32, _ value: Int32) {
+        uint(field, UInt64(bitPattern: Int64(value)))
+    }
+
+    /// A float field (wire type 5); like protobuf-c, leaves out both +0 and -0.
+    mutating func float(_ field: UInt32, _ value: Float) {
+        guard value != 0 else { return }
+        fixed32(field, value.bitPattern)
+    }
+
+    mutating func fixed32(_ field: UInt32, _ value: UInt32) {
+        guard value != 0 else { return }
+        key(field, wireType: 5)
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+
+    /// A double field (wire type 1); like protobuf-c, leaves out both +0 and -0.
+    mutating func double(_ field: UInt32, _ value: Double) {
+        guard value != 0 else { return }
+        key(field, wireType: 1)
+        withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
+    }
+
+    /// Appends already-encoded field bytes.
+    mutating func raw(_ encoded: [UInt8]) {
+        bytes += encoded
+    }
+
     mutating func lengthDelimited(_ field: UInt32, _ payload: [UInt8]) {
         key(field, wireType: 2)
         varint(UInt64(payload.count))

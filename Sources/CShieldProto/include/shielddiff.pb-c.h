@@ -17,11 +17,79 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Shielddiff__V1__Tensor Shielddiff__V1__Tensor;
 typedef struct Shielddiff__V1__TensorList Shielddiff__V1__TensorList;
+typedef struct Shielddiff__V1__Metric Shielddiff__V1__Metric;
+typedef struct Shielddiff__V1__Hello Shielddiff__V1__Hello;
+typedef struct Shielddiff__V1__Welcome Shielddiff__V1__Welcome;
+typedef struct Shielddiff__V1__Heartbeat Shielddiff__V1__Heartbeat;
+typedef struct Shielddiff__V1__Trajectory Shielddiff__V1__Trajectory;
+typedef struct Shielddiff__V1__TrajectoryBatch Shielddiff__V1__TrajectoryBatch;
+typedef struct Shielddiff__V1__BatchAck Shielddiff__V1__BatchAck;
+typedef struct Shielddiff__V1__RewardRequest Shielddiff__V1__RewardRequest;
+typedef struct Shielddiff__V1__RewardResult Shielddiff__V1__RewardResult;
+typedef struct Shielddiff__V1__Weights Shielddiff__V1__Weights;
+typedef struct Shielddiff__V1__Stats Shielddiff__V1__Stats;
+typedef struct Shielddiff__V1__Terminate Shielddiff__V1__Terminate;
+typedef struct Shielddiff__V1__TerminateAck Shielddiff__V1__TerminateAck;
+typedef struct Shielddiff__V1__Ready Shielddiff__V1__Ready;
+typedef struct Shielddiff__V1__Error Shielddiff__V1__Error;
 typedef struct Shielddiff__V1__Envelope Shielddiff__V1__Envelope;
 
 
 /* --- enums --- */
 
+typedef enum _Shielddiff__V1__Error__Code {
+  /*
+   * never valid on the wire
+   */
+  SHIELDDIFF__V1__ERROR__CODE__CODE_UNSPECIFIED = 0,
+  /*
+   * bytes do not parse, or a validation rule failed
+   */
+  SHIELDDIFF__V1__ERROR__CODE__MALFORMED = 1,
+  /*
+   * protocol_version not supported
+   */
+  SHIELDDIFF__V1__ERROR__CODE__UNSUPPORTED_VERSION = 2,
+  /*
+   * payload kind unknown
+   */
+  SHIELDDIFF__V1__ERROR__CODE__UNKNOWN_KIND = 3,
+  /*
+   * kind not valid from this role, on this socket, or now
+   */
+  SHIELDDIFF__V1__ERROR__CODE__UNEXPECTED = 4,
+  /*
+   * sender unknown (e.g. after a restart): send Hello again
+   */
+  SHIELDDIFF__V1__ERROR__CODE__NOT_WELCOMED = 5,
+  /*
+   * Hello.config_digest differs from the learner's
+   */
+  SHIELDDIFF__V1__ERROR__CODE__CONFIG_MISMATCH = 6,
+  /*
+   * queue full: retry later
+   */
+  SHIELDDIFF__V1__ERROR__CODE__OVERLOADED = 7,
+  /*
+   * the receiver failed
+   */
+  SHIELDDIFF__V1__ERROR__CODE__INTERNAL = 8
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SHIELDDIFF__V1__ERROR__CODE)
+} Shielddiff__V1__Error__Code;
+/*
+ * The part a process plays in a run.
+ */
+typedef enum _Shielddiff__V1__Role {
+  /*
+   * never valid on the wire
+   */
+  SHIELDDIFF__V1__ROLE__ROLE_UNSPECIFIED = 0,
+  SHIELDDIFF__V1__ROLE__ROLE_ACTOR = 1,
+  SHIELDDIFF__V1__ROLE__ROLE_REWARD_WORKER = 2,
+  SHIELDDIFF__V1__ROLE__ROLE_LEARNER = 3,
+  SHIELDDIFF__V1__ROLE__ROLE_SUPERVISOR = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SHIELDDIFF__V1__ROLE)
+} Shielddiff__V1__Role;
 
 /* --- messages --- */
 
@@ -32,7 +100,9 @@ struct  Shielddiff__V1__Tensor
 {
   ProtobufCMessage base;
   /*
-   * Non-empty identifier, e.g. a parameter name ("unet.down.0.weight").
+   * Non-empty identifier where the tensor stands for itself (Weights, TensorList), e.g. a
+   * parameter name ("unet.down.0.weight"). Unused where the enclosing field names the tensor
+   * (Trajectory.latents, RewardRequest.images): senders leave it empty, receivers ignore it.
    */
   char *name;
   /*
@@ -69,10 +139,391 @@ struct  Shielddiff__V1__TensorList
     , 0,NULL }
 
 
+/*
+ * A named number (a counter or a measurement).
+ */
+struct  Shielddiff__V1__Metric
+{
+  ProtobufCMessage base;
+  /*
+   * Non-empty, unique within its message, e.g. "trajectories_sent".
+   */
+  char *name;
+  /*
+   * Finite; a sender leaves out a metric it cannot define (e.g. the mean of nothing).
+   */
+  double value;
+};
+#define SHIELDDIFF__V1__METRIC__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__metric__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * First message of a peer on a control socket (learner ROUTER, reward backend ROUTER),
+ * and again after it declared the other side dead or was told NOT_WELCOMED.
+ */
+struct  Shielddiff__V1__Hello
+{
+  ProtobufCMessage base;
+  Shielddiff__V1__Role role;
+  /*
+   * Non-empty, stable across restarts of the same process slot, e.g. "actor-3".
+   */
+  char *instance_id;
+  /*
+   * Operating-system process id, for logs.
+   */
+  uint32_t pid;
+  /*
+   * The policy version whose weights the sender holds; 0 = none. For logs: the learner
+   * sends WEIGHTS after every WELCOME regardless (PROTOCOL.md "Policy versions").
+   */
+  uint64_t policy_version;
+  /*
+   * Digest of the sender's run configuration (model shape, steps, ...); empty = not checked.
+   */
+  char *config_digest;
+};
+#define SHIELDDIFF__V1__HELLO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__hello__descriptor) \
+    , SHIELDDIFF__V1__ROLE__ROLE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * The learner's (or broker's) answer to Hello.
+ */
+struct  Shielddiff__V1__Welcome
+{
+  ProtobufCMessage base;
+  /*
+   * Non-empty identifier of the run (the same after a learner restart from a checkpoint).
+   */
+  char *run_id;
+  /*
+   * The newest policy version; an actor receives its WEIGHTS right after this message.
+   * A learner restarted from a checkpoint continues the numbering from the checkpoint.
+   */
+  uint64_t policy_version;
+  /*
+   * Heartbeat interval both sides use, in milliseconds; at least 1.
+   */
+  uint32_t heartbeat_interval_ms;
+  /*
+   * Missed heartbeat intervals after which a silent peer is dead; at least 1.
+   */
+  uint32_t liveness;
+  /*
+   * Digest of the learner's run configuration.
+   */
+  char *config_digest;
+  /*
+   * Most TRAJECTORY_BATCH messages an actor may have unacknowledged; at least 1 for actors.
+   */
+  uint32_t max_in_flight_batches;
+};
+#define SHIELDDIFF__V1__WELCOME__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__welcome__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * Sign of life, sent every heartbeat interval by each side of a control connection.
+ */
+struct  Shielddiff__V1__Heartbeat
+{
+  ProtobufCMessage base;
+  /*
+   * Actor/worker: the version it holds. Learner/broker: the newest version.
+   */
+  uint64_t policy_version;
+  /*
+   * Optional cumulative counters, e.g. "trajectories_sent".
+   */
+  size_t n_counters;
+  Shielddiff__V1__Metric **counters;
+};
+#define SHIELDDIFF__V1__HEARTBEAT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__heartbeat__descriptor) \
+    , 0, 0,NULL }
+
+
+/*
+ * One denoising trajectory sampled by an actor: x_{t_N} ... x_{t_0} and its log-probs.
+ */
+struct  Shielddiff__V1__Trajectory
+{
+  ProtobufCMessage base;
+  /*
+   * The prompt the image was generated from; non-empty.
+   */
+  char *prompt;
+  /*
+   * Its safe-side prompt, scored by the alignment reward; non-empty.
+   */
+  char *safe_prompt;
+  /*
+   * Seed of the initial noise and the step noises.
+   */
+  uint64_t seed;
+  /*
+   * The policy version the trajectory was sampled with.
+   */
+  uint64_t policy_version;
+  /*
+   * The N DDIM timesteps t_N > ... > t_1, strictly decreasing; N >= 1.
+   */
+  size_t n_timesteps;
+  uint32_t *timesteps;
+  /*
+   * Shape (N+1, D): row 0 is x_{t_N} (the initial noise), row N the final latent x_{t_0}.
+   */
+  Shielddiff__V1__Tensor *latents;
+  /*
+   * N log-probs; entry i is log pi(row i+1 | row i) at timestep timesteps[i]. Finite.
+   */
+  size_t n_log_probs;
+  float *log_probs;
+  /*
+   * The content-safe reward and its parts: cosine alignment and unsafe probability in [0, 1].
+   */
+  float reward;
+  float alignment;
+  float unsafe_prob;
+};
+#define SHIELDDIFF__V1__TRAJECTORY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__trajectory__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, NULL, 0,NULL, 0, 0, 0 }
+
+
+/*
+ * Trajectories an actor sends to the learner.
+ */
+struct  Shielddiff__V1__TrajectoryBatch
+{
+  ProtobufCMessage base;
+  /*
+   * The sending actor's instance id.
+   */
+  char *actor_id;
+  /*
+   * Per-actor counter echoed by BatchAck, so acknowledgements match batches.
+   */
+  uint64_t batch_id;
+  /*
+   * At least one trajectory.
+   */
+  size_t n_trajectories;
+  Shielddiff__V1__Trajectory **trajectories;
+};
+#define SHIELDDIFF__V1__TRAJECTORY_BATCH__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__trajectory_batch__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0,NULL }
+
+
+/*
+ * The learner's answer to each TrajectoryBatch.
+ */
+struct  Shielddiff__V1__BatchAck
+{
+  ProtobufCMessage base;
+  uint64_t batch_id;
+  /*
+   * accepted + rejected = the batch's trajectory count.
+   */
+  uint32_t accepted;
+  uint32_t rejected;
+  /*
+   * Why trajectories were rejected (e.g. "stale: lag 5 > max_policy_lag 4"); non-empty
+   * when rejected > 0.
+   */
+  char *reason;
+  /*
+   * The learner's newest policy version.
+   */
+  uint64_t policy_version;
+};
+#define SHIELDDIFF__V1__BATCH_ACK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__batch_ack__descriptor) \
+    , 0, 0, 0, (char *)protobuf_c_empty_string, 0 }
+
+
+/*
+ * Images an actor asks the reward broker to score.
+ */
+struct  Shielddiff__V1__RewardRequest
+{
+  ProtobufCMessage base;
+  /*
+   * Chosen by the sender, unique among its outstanding requests; echoed by RewardResult.
+   */
+  uint64_t request_id;
+  /*
+   * Shape (B, 3, 32, 32), values in [0, 1].
+   */
+  Shielddiff__V1__Tensor *images;
+  /*
+   * The B safe-side prompts the images are scored against; non-empty.
+   */
+  size_t n_prompts;
+  char **prompts;
+};
+#define SHIELDDIFF__V1__REWARD_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__reward_request__descriptor) \
+    , 0, NULL, 0,NULL }
+
+
+/*
+ * A reward worker's scores for one RewardRequest; each array has B entries.
+ */
+struct  Shielddiff__V1__RewardResult
+{
+  ProtobufCMessage base;
+  uint64_t request_id;
+  /*
+   * Finite rewards.
+   */
+  size_t n_rewards;
+  float *rewards;
+  /*
+   * Finite alignment (cosine) terms.
+   */
+  size_t n_alignment;
+  float *alignment;
+  /*
+   * Unsafe-concept probabilities in [0, 1].
+   */
+  size_t n_unsafe;
+  float *unsafe;
+};
+#define SHIELDDIFF__V1__REWARD_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__reward_result__descriptor) \
+    , 0, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * A policy version: the trainable parameters only.
+ */
+struct  Shielddiff__V1__Weights
+{
+  ProtobufCMessage base;
+  /*
+   * Version number, increasing by one per learner update; at least 1.
+   */
+  uint64_t version;
+  /*
+   * CRC-32C (Castagnoli) of version and tensors as defined in PROTOCOL.md "Checksum".
+   */
+  uint32_t checksum;
+  /*
+   * Uniquely named tensors.
+   */
+  size_t n_tensors;
+  Shielddiff__V1__Tensor **tensors;
+};
+#define SHIELDDIFF__V1__WEIGHTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__weights__descriptor) \
+    , 0, 0, 0,NULL }
+
+
+/*
+ * A snapshot of named measurements of the sender (learner: approx_kl, clipfrac, ...).
+ */
+struct  Shielddiff__V1__Stats
+{
+  ProtobufCMessage base;
+  /*
+   * The policy version the sender holds or has published.
+   */
+  uint64_t policy_version;
+  size_t n_metrics;
+  Shielddiff__V1__Metric **metrics;
+};
+#define SHIELDDIFF__V1__STATS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__stats__descriptor) \
+    , 0, 0,NULL }
+
+
+/*
+ * Asks the receiver to stop; it answers TerminateAck and exits.
+ */
+struct  Shielddiff__V1__Terminate
+{
+  ProtobufCMessage base;
+  /*
+   * Why, for logs; may be empty.
+   */
+  char *reason;
+};
+#define SHIELDDIFF__V1__TERMINATE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__terminate__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Shielddiff__V1__TerminateAck
+{
+  ProtobufCMessage base;
+};
+#define SHIELDDIFF__V1__TERMINATE_ACK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__terminate_ack__descriptor) \
+     }
+
+
+/*
+ * A reward worker grants the broker `credit` more requests (after Welcome, and whenever
+ * it can take more work). Each RewardResult returns one credit implicitly.
+ */
+struct  Shielddiff__V1__Ready
+{
+  ProtobufCMessage base;
+  /*
+   * At least 1.
+   */
+  uint32_t credit;
+};
+#define SHIELDDIFF__V1__READY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__ready__descriptor) \
+    , 0 }
+
+
+/*
+ * What a peer MAY answer to a message it could not or would not process.
+ */
+struct  Shielddiff__V1__Error
+{
+  ProtobufCMessage base;
+  Shielddiff__V1__Error__Code code;
+  /*
+   * Human-readable: names the field or rule, e.g. "log_probs of trajectory 3: expected 10, got 9".
+   */
+  char *detail;
+  /*
+   * Envelope.sequence of the offending message; 0 if unknown.
+   */
+  uint64_t in_reply_to;
+};
+#define SHIELDDIFF__V1__ERROR__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__error__descriptor) \
+    , SHIELDDIFF__V1__ERROR__CODE__CODE_UNSPECIFIED, (char *)protobuf_c_empty_string, 0 }
+
+
 typedef enum {
   SHIELDDIFF__V1__ENVELOPE__PAYLOAD__NOT_SET = 0,
   SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TENSOR = 16,
-  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TENSOR_LIST = 17
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TENSOR_LIST = 17,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_HELLO = 18,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_WELCOME = 19,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_HEARTBEAT = 20,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TRAJECTORY_BATCH = 21,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_BATCH_ACK = 22,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_REWARD_REQUEST = 23,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_REWARD_RESULT = 24,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_WEIGHTS = 25,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_STATS = 26,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TERMINATE = 27,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_TERMINATE_ACK = 28,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_READY = 29,
+  SHIELDDIFF__V1__ENVELOPE__PAYLOAD_ERROR = 30
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SHIELDDIFF__V1__ENVELOPE__PAYLOAD__CASE)
 } Shielddiff__V1__Envelope__PayloadCase;
 
@@ -88,13 +539,27 @@ struct  Shielddiff__V1__Envelope
    */
   char *sender;
   /*
-   * Per-sender message counter, increasing by one per message sent, so gaps show.
+   * Per-socket message counter: 1 for the first message a socket sends, increasing by one
+   * per message sent on it, so gaps show (0 reads as "none" in Error.in_reply_to).
    */
   uint64_t sequence;
   Shielddiff__V1__Envelope__PayloadCase payload_case;
   union {
     Shielddiff__V1__Tensor *tensor;
     Shielddiff__V1__TensorList *tensor_list;
+    Shielddiff__V1__Hello *hello;
+    Shielddiff__V1__Welcome *welcome;
+    Shielddiff__V1__Heartbeat *heartbeat;
+    Shielddiff__V1__TrajectoryBatch *trajectory_batch;
+    Shielddiff__V1__BatchAck *batch_ack;
+    Shielddiff__V1__RewardRequest *reward_request;
+    Shielddiff__V1__RewardResult *reward_result;
+    Shielddiff__V1__Weights *weights;
+    Shielddiff__V1__Stats *stats;
+    Shielddiff__V1__Terminate *terminate;
+    Shielddiff__V1__TerminateAck *terminate_ack;
+    Shielddiff__V1__Ready *ready;
+    Shielddiff__V1__Error *error;
   };
 };
 #define SHIELDDIFF__V1__ENVELOPE__INIT \
@@ -140,6 +605,291 @@ Shielddiff__V1__TensorList *
 void   shielddiff__v1__tensor_list__free_unpacked
                      (Shielddiff__V1__TensorList *message,
                       ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Metric methods */
+void   shielddiff__v1__metric__init
+                     (Shielddiff__V1__Metric         *message);
+size_t shielddiff__v1__metric__get_packed_size
+                     (const Shielddiff__V1__Metric   *message);
+size_t shielddiff__v1__metric__pack
+                     (const Shielddiff__V1__Metric   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__metric__pack_to_buffer
+                     (const Shielddiff__V1__Metric   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Metric *
+       shielddiff__v1__metric__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__metric__free_unpacked
+                     (Shielddiff__V1__Metric *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Hello methods */
+void   shielddiff__v1__hello__init
+                     (Shielddiff__V1__Hello         *message);
+size_t shielddiff__v1__hello__get_packed_size
+                     (const Shielddiff__V1__Hello   *message);
+size_t shielddiff__v1__hello__pack
+                     (const Shielddiff__V1__Hello   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__hello__pack_to_buffer
+                     (const Shielddiff__V1__Hello   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Hello *
+       shielddiff__v1__hello__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__hello__free_unpacked
+                     (Shielddiff__V1__Hello *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Welcome methods */
+void   shielddiff__v1__welcome__init
+                     (Shielddiff__V1__Welcome         *message);
+size_t shielddiff__v1__welcome__get_packed_size
+                     (const Shielddiff__V1__Welcome   *message);
+size_t shielddiff__v1__welcome__pack
+                     (const Shielddiff__V1__Welcome   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__welcome__pack_to_buffer
+                     (const Shielddiff__V1__Welcome   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Welcome *
+       shielddiff__v1__welcome__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__welcome__free_unpacked
+                     (Shielddiff__V1__Welcome *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Heartbeat methods */
+void   shielddiff__v1__heartbeat__init
+                     (Shielddiff__V1__Heartbeat         *message);
+size_t shielddiff__v1__heartbeat__get_packed_size
+                     (const Shielddiff__V1__Heartbeat   *message);
+size_t shielddiff__v1__heartbeat__pack
+                     (const Shielddiff__V1__Heartbeat   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__heartbeat__pack_to_buffer
+                     (const Shielddiff__V1__Heartbeat   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Heartbeat *
+       shielddiff__v1__heartbeat__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__heartbeat__free_unpacked
+                     (Shielddiff__V1__Heartbeat *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Trajectory methods */
+void   shielddiff__v1__trajectory__init
+                     (Shielddiff__V1__Trajectory         *message);
+size_t shielddiff__v1__trajectory__get_packed_size
+                     (const Shielddiff__V1__Trajectory   *message);
+size_t shielddiff__v1__trajectory__pack
+                     (const Shielddiff__V1__Trajectory   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__trajectory__pack_to_buffer
+                     (const Shielddiff__V1__Trajectory   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Trajectory *
+       shielddiff__v1__trajectory__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__trajectory__free_unpacked
+                     (Shielddiff__V1__Trajectory *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__TrajectoryBatch methods */
+void   shielddiff__v1__trajectory_batch__init
+                     (Shielddiff__V1__TrajectoryBatch         *message);
+size_t shielddiff__v1__trajectory_batch__get_packed_size
+                     (const Shielddiff__V1__TrajectoryBatch   *message);
+size_t shielddiff__v1__trajectory_batch__pack
+                     (const Shielddiff__V1__TrajectoryBatch   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__trajectory_batch__pack_to_buffer
+                     (const Shielddiff__V1__TrajectoryBatch   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__TrajectoryBatch *
+       shielddiff__v1__trajectory_batch__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__trajectory_batch__free_unpacked
+                     (Shielddiff__V1__TrajectoryBatch *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__BatchAck methods */
+void   shielddiff__v1__batch_ack__init
+                     (Shielddiff__V1__BatchAck         *message);
+size_t shielddiff__v1__batch_ack__get_packed_size
+                     (const Shielddiff__V1__BatchAck   *message);
+size_t shielddiff__v1__batch_ack__pack
+                     (const Shielddiff__V1__BatchAck   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__batch_ack__pack_to_buffer
+                     (const Shielddiff__V1__BatchAck   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__BatchAck *
+       shielddiff__v1__batch_ack__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__batch_ack__free_unpacked
+                     (Shielddiff__V1__BatchAck *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__RewardRequest methods */
+void   shielddiff__v1__reward_request__init
+                     (Shielddiff__V1__RewardRequest         *message);
+size_t shielddiff__v1__reward_request__get_packed_size
+                     (const Shielddiff__V1__RewardRequest   *message);
+size_t shielddiff__v1__reward_request__pack
+                     (const Shielddiff__V1__RewardRequest   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__reward_request__pack_to_buffer
+                     (const Shielddiff__V1__RewardRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__RewardRequest *
+       shielddiff__v1__reward_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__reward_request__free_unpacked
+                     (Shielddiff__V1__RewardRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__RewardResult methods */
+void   shielddiff__v1__reward_result__init
+                     (Shielddiff__V1__RewardResult         *message);
+size_t shielddiff__v1__reward_result__get_packed_size
+                     (const Shielddiff__V1__RewardResult   *message);
+size_t shielddiff__v1__reward_result__pack
+                     (const Shielddiff__V1__RewardResult   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__reward_result__pack_to_buffer
+                     (const Shielddiff__V1__RewardResult   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__RewardResult *
+       shielddiff__v1__reward_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__reward_result__free_unpacked
+                     (Shielddiff__V1__RewardResult *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Weights methods */
+void   shielddiff__v1__weights__init
+                     (Shielddiff__V1__Weights         *message);
+size_t shielddiff__v1__weights__get_packed_size
+                     (const Shielddiff__V1__Weights   *message);
+size_t shielddiff__v1__weights__pack
+                     (const Shielddiff__V1__Weights   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__weights__pack_to_buffer
+                     (const Shielddiff__V1__Weights   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Weights *
+       shielddiff__v1__weights__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__weights__free_unpacked
+                     (Shielddiff__V1__Weights *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Stats methods */
+void   shielddiff__v1__stats__init
+                     (Shielddiff__V1__Stats         *message);
+size_t shielddiff__v1__stats__get_packed_size
+                     (const Shielddiff__V1__Stats   *message);
+size_t shielddiff__v1__stats__pack
+                     (const Shielddiff__V1__Stats   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__stats__pack_to_buffer
+                     (const Shielddiff__V1__Stats   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Stats *
+       shielddiff__v1__stats__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__stats__free_unpacked
+                     (Shielddiff__V1__Stats *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Terminate methods */
+void   shielddiff__v1__terminate__init
+                     (Shielddiff__V1__Terminate         *message);
+size_t shielddiff__v1__terminate__get_packed_size
+                     (const Shielddiff__V1__Terminate   *message);
+size_t shielddiff__v1__terminate__pack
+                     (const Shielddiff__V1__Terminate   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__terminate__pack_to_buffer
+                     (const Shielddiff__V1__Terminate   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Terminate *
+       shielddiff__v1__terminate__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__terminate__free_unpacked
+                     (Shielddiff__V1__Terminate *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__TerminateAck methods */
+void   shielddiff__v1__terminate_ack__init
+                     (Shielddiff__V1__TerminateAck         *message);
+size_t shielddiff__v1__terminate_ack__get_packed_size
+                     (const Shielddiff__V1__TerminateAck   *message);
+size_t shielddiff__v1__terminate_ack__pack
+                     (const Shielddiff__V1__TerminateAck   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__terminate_ack__pack_to_buffer
+                     (const Shielddiff__V1__TerminateAck   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__TerminateAck *
+       shielddiff__v1__terminate_ack__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__terminate_ack__free_unpacked
+                     (Shielddiff__V1__TerminateAck *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Ready methods */
+void   shielddiff__v1__ready__init
+                     (Shielddiff__V1__Ready         *message);
+size_t shielddiff__v1__ready__get_packed_size
+                     (const Shielddiff__V1__Ready   *message);
+size_t shielddiff__v1__ready__pack
+                     (const Shielddiff__V1__Ready   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__ready__pack_to_buffer
+                     (const Shielddiff__V1__Ready   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Ready *
+       shielddiff__v1__ready__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__ready__free_unpacked
+                     (Shielddiff__V1__Ready *message,
+                      ProtobufCAllocator *allocator);
+/* Shielddiff__V1__Error methods */
+void   shielddiff__v1__error__init
+                     (Shielddiff__V1__Error         *message);
+size_t shielddiff__v1__error__get_packed_size
+                     (const Shielddiff__V1__Error   *message);
+size_t shielddiff__v1__error__pack
+                     (const Shielddiff__V1__Error   *message,
+                      uint8_t             *out);
+size_t shielddiff__v1__error__pack_to_buffer
+                     (const Shielddiff__V1__Error   *message,
+                      ProtobufCBuffer     *buffer);
+Shielddiff__V1__Error *
+       shielddiff__v1__error__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   shielddiff__v1__error__free_unpacked
+                     (Shielddiff__V1__Error *message,
+                      ProtobufCAllocator *allocator);
 /* Shielddiff__V1__Envelope methods */
 void   shielddiff__v1__envelope__init
                      (Shielddiff__V1__Envelope         *message);
@@ -167,6 +917,51 @@ typedef void (*Shielddiff__V1__Tensor_Closure)
 typedef void (*Shielddiff__V1__TensorList_Closure)
                  (const Shielddiff__V1__TensorList *message,
                   void *closure_data);
+typedef void (*Shielddiff__V1__Metric_Closure)
+                 (const Shielddiff__V1__Metric *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Hello_Closure)
+                 (const Shielddiff__V1__Hello *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Welcome_Closure)
+                 (const Shielddiff__V1__Welcome *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Heartbeat_Closure)
+                 (const Shielddiff__V1__Heartbeat *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Trajectory_Closure)
+                 (const Shielddiff__V1__Trajectory *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__TrajectoryBatch_Closure)
+                 (const Shielddiff__V1__TrajectoryBatch *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__BatchAck_Closure)
+                 (const Shielddiff__V1__BatchAck *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__RewardRequest_Closure)
+                 (const Shielddiff__V1__RewardRequest *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__RewardResult_Closure)
+                 (const Shielddiff__V1__RewardResult *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Weights_Closure)
+                 (const Shielddiff__V1__Weights *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Stats_Closure)
+                 (const Shielddiff__V1__Stats *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Terminate_Closure)
+                 (const Shielddiff__V1__Terminate *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__TerminateAck_Closure)
+                 (const Shielddiff__V1__TerminateAck *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Ready_Closure)
+                 (const Shielddiff__V1__Ready *message,
+                  void *closure_data);
+typedef void (*Shielddiff__V1__Error_Closure)
+                 (const Shielddiff__V1__Error *message,
+                  void *closure_data);
 typedef void (*Shielddiff__V1__Envelope_Closure)
                  (const Shielddiff__V1__Envelope *message,
                   void *closure_data);
@@ -176,8 +971,25 @@ typedef void (*Shielddiff__V1__Envelope_Closure)
 
 /* --- descriptors --- */
 
+extern const ProtobufCEnumDescriptor    shielddiff__v1__role__descriptor;
 extern const ProtobufCMessageDescriptor shielddiff__v1__tensor__descriptor;
 extern const ProtobufCMessageDescriptor shielddiff__v1__tensor_list__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__metric__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__hello__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__welcome__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__heartbeat__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__trajectory__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__trajectory_batch__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__batch_ack__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__reward_request__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__reward_result__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__weights__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__stats__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__terminate__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__terminate_ack__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__ready__descriptor;
+extern const ProtobufCMessageDescriptor shielddiff__v1__error__descriptor;
+extern const ProtobufCEnumDescriptor    shielddiff__v1__error__code__descriptor;
 extern const ProtobufCMessageDescriptor shielddiff__v1__envelope__descriptor;
 
 PROTOBUF_C__END_DECLS

@@ -7,7 +7,7 @@
 /// needs no columns: each image already is its column matrix. Each instance keeps its
 /// column and staging buffers between calls (about `columnBudget` floats plus the chunk's
 /// output), so training steps do not allocate them again.
-/// Follows the layer convention of `Linear`.
+/// Follows the layer convention of `Linear`, including `frozen` and an optional LoRA adapter.
 public final class Conv2d {
     public let inChannels: Int
     public let outChannels: Int
@@ -16,7 +16,11 @@ public final class Conv2d {
     public let padding: Int
     public let weight: ParameterStore.Parameter  // W: (Cout, Cin, k, k)
     public let bias: ParameterStore.Parameter?   // b: (Cout)
-    private let store: ParameterStore
+    /// When true, `backward` skips the weight and bias gradients and only returns dL/dx.
+    public var frozen = false
+    /// The low-rank adapter added to this layer's output, if any.
+    public internal(set) var adapter: Conv2dLoRA?
+    let store: ParameterStore
     private var input: Tensor?                   // x: (B, Cin, H, W)
     private let scratch = ConvScratch()
 
@@ -95,6 +99,7 @@ public final class Conv2d {
                 }
             }
         }
+        if let adapter { y.add(adapter.forward(x)) }
         return y
     }
 
@@ -105,7 +110,7 @@ public final class Conv2d {
         precondition(dy.shape == [batch, outChannels, g.outHeight, g.outWidth], "Conv2d.backward: dy shape \(dy.shape)")
         var dx = Tensor(zeros: x.shape)                                       // dx: (B, Cin, H, W)
         let w = store.value(weight), dw = store.grad(weight)                  // W, dW: (Cout, Cin·k·k)
-        let db = bias.map { store.grad($0) }                                  // db: (Cout)
+        let db = frozen ? nil : bias.map { store.grad($0) }                   // db: (Cout)
         x.data.withUnsafeBufferPointer { xb in
             dy.data.withUnsafeBufferPointer { dyb in
                 dx.data.withUnsafeMutableBufferPointer { dxb in
@@ -124,8 +129,10 @@ public final class Conv2d {
                         for n in 0..<batch {
                             let dyn = dyp + n * outChannels * plane           // dy[n]: (Cout, H·W)
                             // dW(Cout, Cin) += dy[n] · x[n]ᵀ;  dx[n](Cin, H·W) = Wᵀ · dy[n]
-                            sgemm(transB: true, m: outChannels, n: rows, k: plane, a: dyn, lda: plane,
-                                  b: xp + n * rows * plane, ldb: plane, beta: 1, c: dw, ldc: rows)
+                            if !frozen {
+                                sgemm(transB: true, m: outChannels, n: rows, k: plane, a: dyn, lda: plane,
+                                      b: xp + n * rows * plane, ldb: plane, beta: 1, c: dw, ldc: rows)
+                            }
                             sgemm(transA: true, m: rows, n: plane, k: outChannels, a: w, lda: rows,
                                   b: dyn, ldb: plane, c: dxp + n * rows * plane, ldc: plane)
                         }
@@ -142,10 +149,12 @@ public final class Conv2d {
                                                                   count: plane)
                             }
                         }
-                        im2col(g, images: count, x: xp + n0 * g.inPlane * inChannels, cols: cols)
-                        // dW(Cout, Cin·k·k) += dyt · colsᵀ
-                        sgemm(transB: true, m: outChannels, n: rows, k: ld, a: dyt, lda: ld,
-                              b: cols, ldb: ld, beta: 1, c: dw, ldc: rows)
+                        if !frozen {
+                            im2col(g, images: count, x: xp + n0 * g.inPlane * inChannels, cols: cols)
+                            // dW(Cout, Cin·k·k) += dyt · colsᵀ
+                            sgemm(transB: true, m: outChannels, n: rows, k: ld, a: dyt, lda: ld,
+                                  b: cols, ldb: ld, beta: 1, c: dw, ldc: rows)
+                        }
                         // dcols(Cin·k·k, n·Ho·Wo) = Wᵀ · dyt, reusing the column buffer.
                         sgemm(transA: true, m: rows, n: ld, k: outChannels, a: w, lda: rows,
                               b: dyt, ldb: ld, c: cols, ldc: ld)
@@ -155,6 +164,7 @@ public final class Conv2d {
             }
         }
         input = nil
+        if let adapter { dx.add(adapter.backward(dy)) }
         return dx
     }
 

@@ -4,12 +4,20 @@
 /// `ParameterStore`; `forward` keeps what `backward` needs (one forward per backward, so
 /// an instance is used once per pass — batch the calls instead of reusing it);
 /// `backward` takes dL/dy, *adds* parameter gradients into the store and returns dL/dx.
+///
+/// A LoRA adapter may be attached (`attachLoRA`, in LoRA.swift); it then adds its low-rank
+/// term to the output and trains in its own store while this layer is frozen.
 public final class Linear {
     public let inFeatures: Int
     public let outFeatures: Int
     public let weight: ParameterStore.Parameter  // W: (out, in)
     public let bias: ParameterStore.Parameter?   // b: (out)
-    private let store: ParameterStore
+    /// When true, `backward` skips the weight and bias gradients (the two gemm-sized
+    /// costs of a frozen base layer) and only returns dL/dx.
+    public var frozen = false
+    /// The low-rank adapter added to this layer's output, if any.
+    public internal(set) var adapter: LinearLoRA?
+    let store: ParameterStore
     private var input: Tensor?                   // x: (..., in)
 
     public init(_ store: ParameterStore, name: String, inFeatures: Int, outFeatures: Int,
@@ -42,6 +50,7 @@ public final class Linear {
                       beta: bias == nil ? 0 : 1, c: yp.baseAddress!, ldc: outFeatures)
             }
         }
+        if let adapter { y.add(adapter.forward(x)) }
         return y
     }
 
@@ -52,11 +61,13 @@ public final class Linear {
         var dx = Tensor(zeros: x.shape)
         x.data.withUnsafeBufferPointer { xp in
             dy.data.withUnsafeBufferPointer { dyp in
-                // dW(out, in) += dyᵀ · x
-                sgemm(transA: true, m: outFeatures, n: inFeatures, k: rows,
-                      a: dyp.baseAddress!, lda: outFeatures, b: xp.baseAddress!, ldb: inFeatures,
-                      beta: 1, c: store.grad(weight), ldc: inFeatures)
-                if let bias {
+                if !frozen {
+                    // dW(out, in) += dyᵀ · x
+                    sgemm(transA: true, m: outFeatures, n: inFeatures, k: rows,
+                          a: dyp.baseAddress!, lda: outFeatures, b: xp.baseAddress!, ldb: inFeatures,
+                          beta: 1, c: store.grad(weight), ldc: inFeatures)
+                }
+                if let bias, !frozen {
                     let db = store.grad(bias)
                     for r in 0..<rows {
                         for o in 0..<outFeatures { db[o] += dyp[r * outFeatures + o] }
@@ -71,6 +82,7 @@ public final class Linear {
             }
         }
         input = nil
+        if let adapter { dx.add(adapter.backward(dy)) }
         return dx
     }
 }

@@ -7,7 +7,7 @@ import Numerics
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the project's hot paths.",
-        subcommands: [BenchNumerics.self]
+        subcommands: [BenchNumerics.self, BenchWire.self]
     )
 }
 
@@ -52,6 +52,38 @@ struct BenchNumerics: ParsableCommand {
             }
         }
         printTable(figures, reference: reference)
+    }
+}
+
+/// protobuf-c encode and decode of a trajectory batch, next to memcpy.
+struct BenchWire: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "wire",
+        abstract: "GB/s of protobuf-c encode and decode (with validation) of a trajectory batch, next to memcpy's."
+    )
+
+    @Option(help: "Trajectories in the batch.")
+    var trajectories = 32
+
+    @Option(help: "DDIM steps per trajectory (the batch holds steps+1 latents each).")
+    var steps = 10
+
+    @Option(help: "Floats per latent (16×16×12 = 3072 for the world's images).")
+    var latentSize = 3072
+
+    @Option(help: "Timed repetitions per figure; the best one is reported.")
+    var iterations = 30
+
+    func validate() throws {
+        guard trajectories >= 1 else { throw ValidationError("--trajectories must be at least 1") }
+        guard (1...1000).contains(steps) else { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
+        guard latentSize >= 1 else { throw ValidationError("--latent-size must be at least 1") }
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
+    }
+
+    func run() throws {
+        printTable(wireBenchmark(trajectories: trajectories, steps: steps, latentSize: latentSize,
+                                 iterations: iterations), reference: nil)
     }
 }
 
