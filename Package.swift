@@ -54,13 +54,15 @@ let package = Package(
             ]
         ),
 
+        // The gradient-check harness every test target shares.
+        .target(name: "GradCheckSupport", dependencies: ["Numerics"], path: "Tests/GradCheckSupport"),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Numerics"]),
-        .testTarget(name: "NumericsTests", dependencies: ["Numerics"]),
+        .testTarget(name: "NumericsTests", dependencies: ["Numerics", "GradCheckSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Numerics"]),
         .testTarget(name: "WorldTests", dependencies: ["World", "Numerics"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics"]),
-        .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion"]),
+        .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics", "GradCheckSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
     ]
 )

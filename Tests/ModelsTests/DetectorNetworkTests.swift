@@ -1,3 +1,4 @@
+import GradCheckSupport
 import Models
 import Numerics
 import XCTest
@@ -12,7 +13,7 @@ final class DetectorNetworkTests: XCTestCase {
         // Larger biases than the zero init, so that every SiLU is exercised off its origin.
         for i in detector.store.values.indices { detector.store.values[i] += rng.nextUniform(-0.3, 0.3) }
         let x = Tensor(shape: [2, 3, 8, 8], data: (0..<384).map { _ in rng.nextUniform() })
-        DetectorGradCheck.check("detector", store: detector.store, input: x,
+        GradCheck.check("detector", store: detector.store, input: x,
                                 forward: detector.logits, backward: detector.backward)
     }
 

@@ -1,3 +1,4 @@
+import GradCheckSupport
 import Models
 import Numerics
 import XCTest

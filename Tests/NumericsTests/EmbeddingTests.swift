@@ -1,3 +1,4 @@
+import GradCheckSupport
 import Foundation
 import Numerics
 import XCTest

@@ -1,3 +1,4 @@
+import GradCheckSupport
 import Numerics
 import XCTest
 
