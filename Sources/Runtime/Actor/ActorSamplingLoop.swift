@@ -18,6 +18,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
     private let wake: @Sendable () -> Void
     private var rng: RandomGenerator
     private var nextRequestID: UInt64 = 0
+    private var loggedEpoch = 0
     private let finished = DispatchSemaphore(value: 0)
 
     /// A loop for actor number `index`; `scorer` nil means the reward broker scores.
@@ -61,6 +62,10 @@ final class ActorSamplingLoop: @unchecked Sendable {
                 do {
                     try sampler.load(trainable: trainable, version: weights.version)
                     mailbox.installed(version: weights.version, epoch: epoch)
+                    if epoch != loggedEpoch {
+                        loggedEpoch = epoch
+                        log.info("installed v\(weights.version), the first weights since WELCOME")
+                    }
                 } catch {
                     mailbox.installed(version: nil, epoch: epoch)
                     log.limited("weights-refused", "WEIGHTS v\(weights.version) refused: \(error)")

@@ -1,22 +1,24 @@
 import Foundation
 
-/// Human-readable lines on stderr, each prefixed with the time and the process's instance id;
+/// Human-readable lines on stderr, each prefixed with the wall-clock time (so lines of several
+/// processes interleave meaningfully) and the process's instance id;
 /// `limited` lines are rate-limited per key (at most one per second, with a count of the
 /// suppressed ones), so a flood of bad messages cannot flood the log.
 public final class RuntimeLog: @unchecked Sendable {
     private let name: String
     private let lock = NSLock()
     private var lastByKey: [String: (time: ContinuousClock.Instant, suppressed: Int)] = [:]
-    private let start = ContinuousClock.now
 
     /// A log whose lines start with `name` (e.g. "learner", "actor-2").
     public init(name: String) { self.name = name }
 
     /// Writes one line.
     public func info(_ message: @autoclosure () -> String) {
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let line = String(format: "[%8.3f %@] ", seconds, name) + message() + "\n"
+        let now = Date().timeIntervalSince1970
+        let secondsOfDay = now.truncatingRemainder(dividingBy: 86400)
+        let stamp = String(format: "%02d:%02d:%06.3f", Int(secondsOfDay / 3600), Int(secondsOfDay / 60) % 60,
+                           secondsOfDay.truncatingRemainder(dividingBy: 60))
+        let line = "[\(stamp) \(name)] " + message() + "\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 
