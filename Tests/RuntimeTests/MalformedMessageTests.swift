@@ -23,7 +23,8 @@ final class MalformedMessageTests: XCTestCase {
 
     func testLearnerCountsEveryBadMessageAndLosesNothingAccepted() throws {
         run = try RunHarness("badlearner")
-        let path = try run.writeConfig("updates: 0\ntrajectories_per_update: 4\n")
+        // The test peers send no heartbeats: a long liveness keeps them welcomed.
+        let path = try run.writeConfig("updates: 0\ntrajectories_per_update: 4\nliveness: 100\n")
         let config = try RunConfig.loading(path: path)
         let learner = try run.startRole("learner", "learner", config: path)
         let context = try ZMQContext()

@@ -13,6 +13,12 @@ public final class EnvelopeSocket {
         public let identity: [UInt8]
         /// The decoded, validated envelope.
         public let envelope: Envelope
+
+        /// A message as if received from `identity` (for feeding state machines in tests).
+        public init(identity: [UInt8], envelope: Envelope) {
+            self.identity = identity
+            self.envelope = envelope
+        }
     }
 
     /// Why a received message was dropped.

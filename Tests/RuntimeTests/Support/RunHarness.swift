@@ -34,9 +34,10 @@ final class RunHarness {
     /// The endpoint named `name` in this run's folder.
     func endpoint(_ name: String) -> String { "ipc://\(directory.path)/\(name).sock" }
 
-    /// The test configuration: test-linear, D = 16, N = 4, 100 ms heartbeats, fast reconnects.
+    /// The test configuration: test-linear, D = 16, N = 4, 100 ms heartbeats, fast reconnects;
+    /// each top-level `key: value` line of `extra` replaces the base line of that key.
     func writeConfig(_ extra: String = "", file: String = "config.yaml") throws -> String {
-        let text = """
+        let base = """
         model: test-linear
         run_dir: \(directory.path)/run
         endpoints:
@@ -65,7 +66,11 @@ final class RunHarness {
           buffer: 4
           min_count: 2
 
-        """ + extra
+        """
+        let replaced = Set(extra.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) })
+        let kept = base.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { line in !replaced.contains(String(line.split(separator: ":").first ?? "")) }
+        let text = kept.joined(separator: "\n") + extra
         let url = directory.appendingPathComponent(file)
         try text.write(to: url, atomically: true, encoding: .utf8)
         return url.path
