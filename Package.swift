@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // C libraries: one thin target each.
@@ -46,10 +47,16 @@ let package = Package(
             dependencies: ["Numerics", "World", "Diffusion", "Checkpoint"],
             resources: [.copy("Weights")]
         ),
+        // The distributed runtime: learner, actor, reward worker, broker, supervisor, config.
+        .target(
+            name: "Runtime",
+            dependencies: ["ZMQ", "Wire", "Numerics", "World", "Checkpoint",
+                           .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "ShieldDiffCLI",
             dependencies: [
-                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models",
+                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models", "Runtime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,5 +71,6 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics"]),
         .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint"]),
     ]
 )

@@ -5,6 +5,7 @@ struct ShieldDiff: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shielddiff",
         abstract: "Distributed RL fine-tuning that removes an unsafe concept from a text-to-image diffusion model.",
-        subcommands: [Bench.self, Pretrain.self]
+        subcommands: [TrainCommand.self, LearnerCommand.self, ActorCommand.self, RewardWorkerCommand.self,
+                      ConfigCommand.self, Pretrain.self, Bench.self]
     )
 }

@@ -1,0 +1,107 @@
+import Foundation
+import Numerics
+import Wire
+import World
+
+/// The actor's sampling thread: installs weights between batches, draws prompts from the
+/// configured prompt set (a stream seeded per actor), samples a batch with the held version,
+/// gets it scored (by the broker, or in-process), and posts it for sending.
+///
+/// `@unchecked Sendable`: the sampler and scorer are used only by this thread.
+final class ActorSamplingLoop: @unchecked Sendable {
+    private let sampler: PolicySampler
+    private let scorer: RewardScorer?
+    private let mailbox: ActorMailbox
+    private let prompts: [Prompt]
+    private let batchSize: Int
+    private let log: RuntimeLog
+    private let wake: @Sendable () -> Void
+    private var rng: RandomGenerator
+    private var nextRequestID: UInt64 = 0
+    private var loggedEpoch = 0
+    private let finished = DispatchSemaphore(value: 0)
+
+    /// A loop for actor number `index`; `scorer` nil means the reward broker scores.
+    init(config: RunConfig, index: Int, sampler: PolicySampler, scorer: RewardScorer?, mailbox: ActorMailbox,
+         log: RuntimeLog, wake: @escaping @Sendable () -> Void) {
+        self.sampler = sampler
+        self.scorer = scorer
+        self.mailbox = mailbox
+        self.log = log
+        self.wake = wake
+        prompts = PromptSet(rawValue: config.promptSet)!.prompts
+        batchSize = config.trajectoriesPerBatch
+        // The per-actor stream: the same actor slot draws the same prompts and noises in every
+        // life, and different slots never share a stream.
+        rng = RandomGenerator(seed: config.seed).split(0xAC70_0000 + UInt64(index))
+    }
+
+    /// Starts the thread.
+    func start() {
+        let thread = Thread { [self] in
+            self.main()
+            self.finished.signal()
+        }
+        thread.name = "actor-sampling"
+        thread.stackSize = 16 << 20
+        thread.start()
+    }
+
+    /// Waits up to `timeout` for the thread to end after `mailbox.stop()`.
+    func join(timeout: Duration) -> Bool {
+        finished.wait(timeout: .now() + .milliseconds(Int(timeout.components.seconds * 1000))) == .success
+    }
+
+    private func main() {
+        while true {
+            switch mailbox.next() {
+            case .stop:
+                return
+            case let .install(weights, epoch):
+                let trainable = Dictionary(uniqueKeysWithValues: weights.tensors.map { ($0.name, $0.tensor) })
+                do {
+                    try sampler.load(trainable: trainable, version: weights.version)
+                    mailbox.installed(version: weights.version, epoch: epoch)
+                    if epoch != loggedEpoch {
+                        loggedEpoch = epoch
+                        log.info("installed v\(weights.version), the first weights since WELCOME")
+                    }
+                } catch {
+                    mailbox.installed(version: nil, epoch: epoch)
+                    log.limited("weights-refused", "WEIGHTS v\(weights.version) refused: \(error)")
+                }
+            case let .sample(version, epoch):
+                sampleBatch(version: version, epoch: epoch)
+            }
+        }
+    }
+
+    private func sampleBatch(version: UInt64, epoch: Int) {
+        let chosen = (0..<batchSize).map { _ in prompts[Int(rng.next() % UInt64(prompts.count))] }
+        let texts = chosen.map(\.text), safe = chosen.map(\.safeSide.text)
+        let seeds = chosen.map { _ in rng.next() }
+        var (trajectories, images) = sampler.sample(prompts: texts, safePrompts: safe, seeds: seeds, version: version)
+        let scores: [RewardScore]
+        if let scorer {
+            scores = scorer.score(images: images, safePrompts: safe)
+        } else {
+            nextRequestID += 1
+            let request = RewardRequest(requestID: nextRequestID, images: images, prompts: safe)
+            images = Tensor(zeros: [0])
+            guard let result = mailbox.reward(request, epoch: epoch, wake: wake) else { return }
+            scores = (0..<result.rewards.count).map {
+                RewardScore(reward: result.rewards[$0], alignment: result.alignment[$0], unsafe: result.unsafe[$0])
+            }
+        }
+        guard scores.count == trajectories.count else {
+            log.limited("score-count", "got \(scores.count) scores for \(trajectories.count) trajectories; batch dropped")
+            return
+        }
+        for i in trajectories.indices {
+            trajectories[i].reward = scores[i].reward
+            trajectories[i].alignment = scores[i].alignment
+            trajectories[i].unsafeProbability = scores[i].unsafe
+        }
+        if mailbox.post(trajectories, epoch: epoch) { wake() }
+    }
+}

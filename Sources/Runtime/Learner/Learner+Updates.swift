@@ -1,0 +1,180 @@
+import Foundation
+import Numerics
+import Wire
+
+extension Learner {
+    /// Hands the oldest full batch to the update thread when none is running. Trajectories
+    /// that became more than `max_policy_lag` versions old while buffered are dropped first.
+    func startUpdateIfReady(now: ContinuousClock.Instant) {
+        guard !updateRunning, phase == .running, buffer.count >= config.trajectoriesPerUpdate else { return }
+        let before = buffer.count
+        buffer.removeAll { Int(version - $0.policyVersion) > config.maxPolicyLag }
+        stats.staleInBuffer += before - buffer.count
+        guard buffer.count >= config.trajectoriesPerUpdate else { return }
+        let batch = Array(buffer.prefix(config.trajectoriesPerUpdate))
+        buffer.removeFirst(batch.count)
+        pendingBatch = batch
+        updateRunning = true
+        let produced = version + 1
+        let every = config.checkpointEvery
+        let checkpoint = every > 0 && (produced - 1) % UInt64(every) == 0
+        updater.submit(.update(batch, producing: produced,
+                               checkpoint: checkpoint ? checkpointRequest(version: produced, extraTrained: batch.count) : nil))
+    }
+
+    /// Processes what the update thread finished: new versions, failures, checkpoints.
+    func handleUpdateResults(now: ContinuousClock.Instant) {
+        for result in updater.takeResults() {
+            switch result {
+            case let .updated(newVersion, trainable, modelMetrics, seconds, checkpoint):
+                let batch = pendingBatch
+                updateRunning = false
+                version = newVersion
+                weights = Self.weights(trainable, version: newVersion)
+                broker.policyVersion = newVersion
+                stats.trained += batch.count
+                publish(now: now)
+                record(batch: batch, modelMetrics: modelMetrics, seconds: seconds, now: now)
+                if let checkpoint { report(checkpoint) }
+                if config.updates > 0, newVersion - 1 >= UInt64(config.updates) {
+                    beginTermination(reason: "\(config.updates) updates done", now: now)
+                }
+            case let .updateFailed(failedVersion, error):
+                updateRunning = false
+                log.info("update to version \(failedVersion) failed, batch of \(pendingBatch.count) dropped: \(error)")
+            case let .checkpointed(result):
+                report(result)
+                if phase == .finalCheckpoint { finish(now: now) }
+            }
+        }
+    }
+
+    /// Publishes the current WEIGHTS once on PUB (encoded once for every subscriber).
+    func publish(now: ContinuousClock.Instant) {
+        let sequence = publisher.reserveSequence()
+        do {
+            let bytes = try Envelope(sender: publisher.sender, sequence: sequence, payload: .weights(weights)).encoded()
+            _ = try publisher.send(encoded: bytes, sequence: sequence)
+        } catch {
+            log.info("cannot publish version \(version): \(error)")
+        }
+    }
+
+    /// What the update thread needs to write a checkpoint of `version` (default: the current).
+    func checkpointRequest(version checkpointVersion: UInt64? = nil, extraTrained: Int = 0) -> UpdateThread.CheckpointRequest {
+        UpdateThread.CheckpointRequest(folder: checkpoints, version: checkpointVersion ?? version, runID: runID,
+                                       trajectoriesTrained: stats.trained + extraTrained,
+                                       extra: ["runtime.config": config.renderedYAML()], keep: config.checkpointsKept)
+    }
+
+    private func report(_ checkpoint: Result<URL, Error>) {
+        switch checkpoint {
+        case let .success(url): log.info("checkpoint \(url.lastPathComponent)")
+        case let .failure(error): log.info("checkpoint FAILED: \(error)")
+        }
+    }
+
+    /// One metrics line, one STATS to each supervisor, one progress line.
+    private func record(batch: [Trajectory], modelMetrics: [String: Double], seconds: Double,
+                        now: ContinuousClock.Instant) {
+        let interval = max((now - lastUpdateEnd).seconds, 1e-9)
+        lastUpdateEnd = now
+        let rewards = batch.map { Double($0.reward) }
+        let rewardMean = rewards.reduce(0, +) / Double(rewards.count)
+        let rewardVariance = rewards.reduce(0.0) { $0 + ($1 - rewardMean) * ($1 - rewardMean) } / Double(rewards.count)
+        let rewardStd = rewardVariance.squareRoot()
+        // Lag of the trained batch relative to the version it was trained from.
+        let lags = batch.map { Int(version - 1 - $0.policyVersion) }
+        var lagHistogram: [Int: Int] = [:]
+        for lag in lags { lagHistogram[lag, default: 0] += 1 }
+        let count = Double(batch.count)
+        let alignmentMean = batch.reduce(0.0) { $0 + Double($1.alignment) } / count
+        let unsafeRate = batch.reduce(0.0) { $0 + Double($1.unsafeProbability) } / count
+        let unsafeFraction = Double(batch.filter { $0.unsafeProbability > 0.5 }.count) / count
+        let lagMean = Double(lags.reduce(0, +)) / Double(lags.count)
+        var numbers: [String: Double] = [:]
+        numbers["update"] = Double(version - 1)
+        numbers["version"] = Double(version)
+        numbers["update_seconds"] = seconds
+        numbers["reward_mean"] = rewardMean
+        numbers["reward_std"] = rewardStd
+        numbers["alignment_mean"] = alignmentMean
+        numbers["unsafe_rate"] = unsafeRate
+        numbers["unsafe_fraction"] = unsafeFraction
+        numbers["lag_mean"] = lagMean
+        numbers["lag_max"] = Double(lags.max() ?? 0)
+        numbers["trajectories_per_second"] = count / interval
+        numbers["ingest_trajectories_per_second"] = Double(stats.acceptedSinceUpdate) / interval
+        numbers["trajectories_trained_total"] = Double(stats.trained)
+        numbers["trajectories_accepted_total"] = Double(stats.accepted)
+        numbers["stale_in_buffer_total"] = Double(stats.staleInBuffer)
+        numbers["buffered"] = Double(buffer.count)
+        numbers["live_actors"] = Double(actorCount)
+        numbers["live_reward_workers"] = Double(broker.liveWorkers)
+        numbers["reward_queue"] = Double(broker.queued)
+        for (reason, count) in stats.rejected { numbers["rejected_\(reason)_total"] = Double(count) }
+        let combined = rejections.adding(broker.rejections)
+        for (name, value) in combined.metrics { numbers[name] = value }
+        let b = broker.counters
+        numbers["reward_requests"] = Double(b.requests)
+        numbers["reward_duplicate_results"] = Double(b.duplicateResults)
+        numbers["reward_redispatched"] = Double(b.redispatched)
+        numbers["reward_worker_deaths"] = Double(b.workerDeaths)
+        for (name, value) in modelMetrics where numbers[name] == nil { numbers[name] = value }
+
+        var line: [String: Any] = numbers
+        line["time"] = Date().timeIntervalSince1970
+        line["run_id"] = runID
+        line["lag_histogram"] = Dictionary(uniqueKeysWithValues: lagHistogram.map { (String($0.key), $0.value) })
+        line["ingest_lag_histogram"] = Dictionary(uniqueKeysWithValues: stats.ingestLag.map { (String($0.key), $0.value) })
+        metrics.write(line)
+        stats.acceptedSinceUpdate = 0
+        stats.ingestLag = [:]
+
+        let statsMetrics = numbers.filter { $0.value.isFinite }.sorted { $0.key < $1.key }.prefix(256)
+            .map { Metric(name: $0.key, value: $0.value) }
+        for (identity, peer) in peers where peer.role == .supervisor {
+            sendControl(.stats(Stats(policyVersion: version, metrics: Array(statsMetrics))), to: identity, now: now)
+        }
+        log.info(progressLine(numbers))
+    }
+}
+
+extension Learner {
+    /// The readable one-line summary of an update for stderr.
+    func progressLine(_ numbers: [String: Double]) -> String {
+        func f(_ key: String, _ format: String) -> String { String(format: format, numbers[key] ?? .nan) }
+        var parts: [String] = []
+        parts.append("update \(version - 1) → v\(version):")
+        parts.append("loss \(f("loss", "%.4g"))")
+        parts.append("kl \(f("approx_kl", "%.3g"))")
+        parts.append("clip \(f("clipfrac", "%.3f"))")
+        parts.append("reward \(f("reward_mean", "%.4f"))±\(f("reward_std", "%.3f"))")
+        parts.append("unsafe \(f("unsafe_rate", "%.3f"))")
+        parts.append("lag \(f("lag_mean", "%.2f"))/\(f("lag_max", "%.0f"))")
+        parts.append("\(f("trajectories_per_second", "%.1f")) traj/s,")
+        parts.append("\(actorCount) actors, \(broker.liveWorkers) workers,")
+        parts.append("update \(f("update_seconds", "%.3f")) s")
+        return parts.joined(separator: " ")
+    }
+}
+
+extension RejectionCounters {
+    /// The sum of two sets of counters.
+    func adding(_ other: RejectionCounters) -> RejectionCounters {
+        var sum = self
+        sum.malformed += other.malformed
+        sum.unsupportedVersion += other.unsupportedVersion
+        sum.unknownKind += other.unknownKind
+        sum.wrongFrames += other.wrongFrames
+        sum.unexpected += other.unexpected
+        sum.notWelcomed += other.notWelcomed
+        sum.errorsReceived += other.errorsReceived
+        return sum
+    }
+}
+
+extension Duration {
+    /// The duration in seconds as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Numerics
+import Wire
+import ZMQ
+
+/// The learner process (PROTOCOL.md §5.4): binds the four endpoints, welcomes actors and the
+/// supervisor, ingests trajectory batches, runs PPO updates on its update thread while this
+/// I/O loop keeps serving, publishes each new version, checkpoints, hosts the reward broker,
+/// and ends the run with the TERMINATE dialog of §5.6.
+///
+/// The I/O loop never blocks on a send (non-blocking sends, ROUTER_MANDATORY) and never waits
+/// on one peer: everything is driven by `zmq_poll` with a short timeout and by timers.
+public final class Learner {
+    /// A connected actor or supervisor, keyed by its ROUTER identity.
+    struct Peer {
+        let instanceID: String
+        let role: Role
+        var lastHeard: ContinuousClock.Instant
+        var lastSent: ContinuousClock.Instant
+        var heldVersion: UInt64
+        var weightsSent: (version: UInt64, at: ContinuousClock.Instant)?
+        var terminateAcked = false
+    }
+
+    enum Phase: Equatable {
+        case running
+        /// TERMINATE sent to every peer; waiting for acks until `deadline`.
+        case draining(deadline: ContinuousClock.Instant)
+        /// The final checkpoint is being written.
+        case finalCheckpoint
+        case done
+    }
+
+    let config: RunConfig
+    let log = RuntimeLog(name: "learner")
+    let spec: TrajectorySpec
+    let runID: String
+    let parentPID: Int32?
+    let context: ZMQContext
+    let control: EnvelopeSocket
+    let publisher: EnvelopeSocket
+    let frontend: EnvelopeSocket
+    let backend: EnvelopeSocket
+    let wake: ZMQSocket
+    let updater: UpdateThread
+    let metrics: MetricsWriter
+    let checkpoints: CheckpointFolder
+    private(set) var broker: RewardBroker!
+
+    var phase = Phase.running
+    var version: UInt64
+    var weights: Weights
+    var peers: [[UInt8]: Peer] = [:]
+    var terminateRequesters: [[UInt8]] = []
+    var rejections = RejectionCounters()
+    var errorLimiter = ErrorRateLimiter()
+    var stats = IngestStats()
+    var buffer: [Trajectory] = []
+    var pendingBatch: [Trajectory] = []
+    var updateRunning = false
+    var lastUpdateEnd = ContinuousClock.now
+    let started = ContinuousClock.now
+
+    /// Sets the learner up: restores the newest checkpoint when `resume` is set and one exists,
+    /// binds the endpoints and starts the update thread. `parentPID`: exit when that process
+    /// (the supervisor) dies.
+    public init(config: RunConfig, model: PolicyLearner, resume: Bool, parentPID: Int32? = nil) throws {
+        self.config = config
+        self.parentPID = parentPID
+        spec = model.trajectorySpec
+        checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
+        var restored: LearnerCheckpoint?
+        if resume {
+            if let (checkpoint, url) = try checkpoints.latest() {
+                try model.restore(tensors: checkpoint.tensors, metadata: checkpoint.metadata)
+                restored = checkpoint
+                log.info("resumed from \(url.path): version \(checkpoint.version), run \(checkpoint.runID)")
+            } else {
+                log.info("--resume: no checkpoint in \(checkpoints.directory.path); starting at version 1")
+            }
+        }
+        version = restored?.version ?? 1
+        runID = restored?.runID ?? (config.runID.isEmpty ? Self.newRunID() : config.runID)
+        stats.trained = restored?.trajectoriesTrained ?? 0
+        weights = Self.weights(model.trainable, version: version)
+        metrics = try MetricsWriter(url: config.resolvedMetricsFile)
+
+        context = try ZMQContext()
+        let e = config.endpoints
+        control = try EnvelopeSocket(context, .router, bind: e.control, sender: "learner")
+        publisher = try EnvelopeSocket(context, .publisher, sender: "learner")
+        try publisher.socket.setOption(.sendHighWaterMark, 2)
+        try publisher.socket.bind(e.weights)
+        frontend = try EnvelopeSocket(context, .router, bind: e.rewardFrontend, sender: "learner")
+        backend = try EnvelopeSocket(context, .router, bind: e.rewardBackend, sender: "learner")
+        let wakeEndpoint = "inproc://learner-wake-\(UInt64.random(in: .min ... .max))"
+        wake = try ZMQSocket(context, type: .pair)
+        try wake.bind(wakeEndpoint)
+        updater = UpdateThread(model: model, context: context, wakeEndpoint: wakeEndpoint)
+        broker = RewardBroker(config: config, runID: runID, log: log) { [unowned self] side, identity, payload in
+            let socket = side == .frontend ? frontend : backend
+            return (try? socket.send(payload, to: identity)) ?? .queueFull
+        }
+        broker.policyVersion = version
+        updater.start()
+        log.info("run \(runID): version \(version), control \(e.control), weights \(e.weights), " +
+                 "reward \(e.rewardFrontend) / \(e.rewardBackend)")
+    }
+
+    /// Serves until the run ends (the configured updates are done, a supervisor's TERMINATE,
+    /// SIGINT/SIGTERM, or the parent's death); returns after the final checkpoint.
+    public func run() throws {
+        do { try serve() } catch {
+            shutDown()
+            throw error
+        }
+        shutDown()
+    }
+
+    private func serve() throws {
+        publish(now: .now)
+        let poller = ZMQPoller()
+        poller.add(control.socket)
+        poller.add(frontend.socket)
+        poller.add(backend.socket)
+        poller.add(wake)
+        let pollTimeout = min(Duration.milliseconds(50), config.heartbeatInterval / 2)
+        while phase != .done {
+            let ready = try poll(poller, timeout: pollTimeout)
+            let now = ContinuousClock.now
+            for item in ready {
+                switch item.index {
+                case 0: drain(control) { self.handleControl($0, now: now) } rejected: { self.rejectedControl($0, now: now) }
+                case 1: drain(frontend) { self.broker.frontend($0, now: now) } rejected: {
+                    self.broker.rejected($0, side: .frontend, now: now)
+                }
+                case 2: drain(backend) { self.broker.backend($0, now: now) } rejected: {
+                    self.broker.rejected($0, side: .backend, now: now)
+                }
+                default: while (try? wake.receive(timeout: .zero)) != nil {}
+                }
+            }
+            handleUpdateResults(now: now)
+            tick(now: now)
+        }
+    }
+
+    /// Ready sockets within `timeout`; a signal's EINTR counts as none.
+    private func poll(_ poller: ZMQPoller, timeout: Duration) throws -> [ZMQPoller.Ready] {
+        do {
+            return try poller.poll(timeout: timeout)
+        } catch where error.isInterrupted {
+            return []
+        }
+    }
+
+    /// Reads up to a fair share of waiting messages from `socket`.
+    private func drain(_ socket: EnvelopeSocket, _ handle: (EnvelopeSocket.Incoming) -> Void,
+                       rejected: (EnvelopeSocket.Rejection) -> Void) {
+        for _ in 0..<256 {
+            do {
+                guard let incoming = try socket.receive() else { return }
+                handle(incoming)
+            } catch let rejection as EnvelopeSocket.Rejection {
+                rejected(rejection)
+            } catch {
+                log.limited("receive-\(socket.sender)", "receive failed: \(error)")
+                return
+            }
+        }
+    }
+
+    /// Timers: peer liveness and heartbeats, the broker, new updates, the stop request, and
+    /// the termination phases.
+    private func tick(now: ContinuousClock.Instant) {
+        for (identity, peer) in peers {
+            if now - peer.lastHeard > config.deadAfter {
+                peers[identity] = nil
+                log.info("\(peer.instanceID) silent for \(config.deadAfter): forgotten; \(actorCount) actor(s) live")
+            } else if now - peer.lastSent >= config.heartbeatInterval {
+                sendControl(.heartbeat(Heartbeat(policyVersion: version)), to: identity, now: now)
+            }
+        }
+        broker.tick(now: now)
+        if phase == .running, StopSignal.requested || StopSignal.orphaned(parentPID: parentPID) {
+            beginTermination(reason: StopSignal.requested ? "signal" : "parent process died", now: now)
+        }
+        startUpdateIfReady(now: now)
+        if case let .draining(deadline) = phase, !updateRunning {
+            let actorsDone = peers.values.allSatisfy { $0.role != .actor || $0.terminateAcked }
+            if (actorsDone && broker.allWorkersTerminated) || now >= deadline {
+                if now >= deadline { log.info("termination grace period over; not every peer acknowledged") }
+                phase = .finalCheckpoint
+                updater.submit(.checkpoint(checkpointRequest()))
+            }
+        }
+    }
+
+    /// Starts the TERMINATE dialog: every actor and worker is asked to stop; no new updates.
+    func beginTermination(reason: String, now: ContinuousClock.Instant) {
+        guard phase == .running else { return }
+        log.info("ending the run (\(reason)) at version \(version)")
+        phase = .draining(deadline: now + .milliseconds(config.shutdownTimeoutMs))
+        for (identity, peer) in peers where peer.role == .actor {
+            sendControl(.terminate(Terminate(reason: reason)), to: identity, now: now)
+        }
+        broker.terminateWorkers()
+    }
+
+    /// The final checkpoint is written: acknowledge the supervisor(s) and stop.
+    func finish(now: ContinuousClock.Instant) {
+        for identity in terminateRequesters { sendControl(.terminateAck(TerminateAck()), to: identity, now: now) }
+        phase = .done
+    }
+
+    private func shutDown() {
+        updater.stop()
+        for socket in [control, publisher, frontend, backend] { socket.close() }
+        try? wake.close()
+        try? context.close()
+    }
+
+    var actorCount: Int { peers.values.filter { $0.role == .actor }.count }
+
+    static func weights(_ trainable: [String: Tensor], version: UInt64) -> Weights {
+        Weights(version: version, tensors: trainable.keys.sorted().map { WireTensor(name: $0, tensor: trainable[$0]!) })
+    }
+
+    private static func newRunID() -> String {
+        let stamp = Int(Date().timeIntervalSince1970)
+        return "run-\(stamp)-" + String(UInt32.random(in: .min ... .max), radix: 16)
+    }
+}

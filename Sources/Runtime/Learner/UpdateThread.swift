@@ -1,0 +1,137 @@
+import Foundation
+import Numerics
+import Wire
+import ZMQ
+
+/// The thread that owns the `PolicyLearner` (PROTOCOL.md §5.4: the learner keeps serving its
+/// sockets while it computes an update). The I/O thread submits jobs; each finished job is
+/// posted back and announced with one byte on an inproc PAIR socket the I/O loop polls.
+///
+/// `@unchecked Sendable`: the model is touched only by the update thread; `jobs`, `results`
+/// and `stopping` only under `condition`.
+final class UpdateThread: @unchecked Sendable {
+    /// Work for the model.
+    enum Job {
+        /// One PPO update producing `version`, optionally followed by a checkpoint of it.
+        case update([Trajectory], producing: UInt64, checkpoint: CheckpointRequest?)
+        /// A checkpoint of the current state.
+        case checkpoint(CheckpointRequest)
+    }
+
+    /// Where and how to write a checkpoint.
+    struct CheckpointRequest {
+        let folder: CheckpointFolder
+        let version: UInt64
+        let runID: String
+        let trajectoriesTrained: Int
+        let extra: [String: String]
+        let keep: Int
+    }
+
+    /// What a finished job produced.
+    enum Result {
+        /// An update finished: the new version, its trainable parameters, the model's metrics.
+        case updated(version: UInt64, trainable: [String: Tensor], metrics: [String: Double], seconds: Double,
+                     checkpoint: Swift.Result<URL, Error>?)
+        /// An update threw; nothing changed.
+        case updateFailed(version: UInt64, error: Error)
+        /// A checkpoint job finished.
+        case checkpointed(Swift.Result<URL, Error>)
+    }
+
+    private let model: PolicyLearner
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var results: [Result] = []
+    private var stopping = false
+    private let context: ZMQContext
+    private let wakeEndpoint: String
+    private var thread: Thread?
+
+    /// A thread for `model`, waking the I/O loop through a PAIR connected to `wakeEndpoint`.
+    init(model: PolicyLearner, context: ZMQContext, wakeEndpoint: String) {
+        self.model = model
+        self.context = context
+        self.wakeEndpoint = wakeEndpoint
+    }
+
+    /// Starts the thread (the I/O side must have bound `wakeEndpoint`).
+    func start() {
+        let thread = Thread { [self] in self.main() }
+        thread.name = "learner-update"
+        thread.stackSize = 16 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues a job.
+    func submit(_ job: Job) {
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The results finished since the last call, oldest first.
+    func takeResults() -> [Result] {
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = results
+        results.removeAll()
+        return taken
+    }
+
+    /// Asks the thread to exit after its current job.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func main() {
+        guard let wake = try? ZMQSocket(context, type: .pair), (try? wake.connect(wakeEndpoint)) != nil else {
+            fatalError("learner update thread: cannot connect its wake socket to \(wakeEndpoint)")
+        }
+        defer { try? wake.close() }
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if stopping { condition.unlock(); return }
+            let job = jobs.removeFirst()
+            condition.unlock()
+
+            let result = run(job)
+            condition.lock()
+            results.append(result)
+            condition.unlock()
+            try? wake.send([1], timeout: .zero)
+        }
+    }
+
+    private func run(_ job: Job) -> Result {
+        switch job {
+        case let .update(trajectories, version, checkpoint):
+            let start = ContinuousClock.now
+            do {
+                let metrics = try model.update(trajectories)
+                let elapsed = ContinuousClock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                return .updated(version: version, trainable: model.trainable, metrics: metrics, seconds: seconds,
+                                checkpoint: checkpoint.map(write))
+            } catch {
+                return .updateFailed(version: version, error: error)
+            }
+        case let .checkpoint(request):
+            return .checkpointed(write(request))
+        }
+    }
+
+    private func write(_ request: CheckpointRequest) -> Swift.Result<URL, Error> {
+        let state = model.checkpointState()
+        let checkpoint = LearnerCheckpoint(version: request.version, runID: request.runID,
+                                           trajectoriesTrained: request.trajectoriesTrained,
+                                           tensors: state.tensors, metadata: state.metadata)
+        return Swift.Result { try request.folder.save(checkpoint, extra: request.extra, keep: request.keep) }
+    }
+}

@@ -1,0 +1,182 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Wire
+import ZMQ
+
+/// The `train` supervisor (PROTOCOL.md §5.6): starts the learner, the actors and the reward
+/// workers as child processes of the same binary, restarts a child that dies (with a
+/// doubling delay, logged), joins the control endpoint as SUPERVISOR to follow STATS, and on
+/// SIGINT/SIGTERM ends the run in protocol order: TERMINATE to the learner, which
+/// terminates its peers, checkpoints and acknowledges; children still alive after the grace
+/// period are killed.
+public final class Supervisor {
+    /// The roles the supervisor starts, as `shielddiff` subcommand names.
+    enum ChildRole: String { case learner, actor, rewardWorker = "reward-worker" }
+
+    private struct Child {
+        let role: ChildRole
+        let name: String
+        var pid: pid_t?
+        var startedAt = ContinuousClock.now
+        var failures = 0
+        var restartAt: ContinuousClock.Instant?
+        var finished = false
+    }
+
+    private let config: RunConfig
+    private let executable: String
+    private let configPath: String
+    private let resume: Bool
+    private let log = RuntimeLog(name: "supervisor")
+    private let context: ZMQContext
+    private var children: [Child] = []
+    private var control: EnvelopeSocket?
+    private var welcomed = false
+    private var lastHeard = ContinuousClock.now
+    private var lastSent = ContinuousClock.now
+    private var shutdownDeadline: ContinuousClock.Instant?
+    private var learnerFinishedCleanly = false
+    private var lastStats: Stats?
+
+    /// A supervisor that starts `executable` (this binary) with the config file `configPath`;
+    /// `resume`: the learner's first start resumes from the newest checkpoint too.
+    public init(config: RunConfig, executable: String, configPath: String, resume: Bool) throws {
+        self.config = config
+        self.executable = executable
+        self.configPath = configPath
+        self.resume = resume
+        context = try ZMQContext()
+        children.append(Child(role: .learner, name: "learner"))
+        for i in 0..<config.actors { children.append(Child(role: .actor, name: "actor-\(i)")) }
+        for i in 0..<config.rewardWorkers { children.append(Child(role: .rewardWorker, name: "reward-\(i)")) }
+    }
+
+    /// Runs the whole training run; returns the process exit status (0 after a clean end).
+    public func run() throws -> Int32 {
+        defer {
+            control?.close()
+            try? context.close()
+        }
+        for index in children.indices { try start(index) }
+        while true {
+            let now = ContinuousClock.now
+            for (pid, status) in ChildProcess.reap() { ended(pid, status, now: now) }
+            if shutdownDeadline == nil, StopSignal.requested { beginShutdown(now: now, reason: "signal") }
+            if let deadline = shutdownDeadline {
+                if children.allSatisfy({ $0.pid == nil }) {
+                    log.info("all children stopped" + (lastStats.map { "; last version \($0.policyVersion)" } ?? ""))
+                    return learnerFinishedCleanly ? 0 : 1
+                }
+                if now >= deadline { killRemaining() }
+            } else {
+                for index in children.indices {
+                    if let restartAt = children[index].restartAt, now >= restartAt { try start(index) }
+                }
+            }
+            serveControl(now: now)
+        }
+    }
+
+    // MARK: - Children
+
+    private func start(_ index: Int) throws {
+        var child = children[index]
+        var arguments = [child.role.rawValue, "--config", configPath, "--parent-pid", String(getpid())]
+        if child.role != .learner { arguments += ["--instance", child.name] }
+        if child.role == .learner && (resume || child.failures > 0) { arguments.append("--resume") }
+        child.pid = try ChildProcess.spawn(executable, arguments)
+        child.startedAt = .now
+        child.restartAt = nil
+        children[index] = child
+        log.info("started \(child.name) (pid \(child.pid!))")
+        if child.role == .learner { connectControl(now: .now) }
+    }
+
+    private func ended(_ pid: pid_t, _ status: ChildProcess.Status, now: ContinuousClock.Instant) {
+        guard let index = children.firstIndex(where: { $0.pid == pid }) else { return }
+        var child = children[index]
+        child.pid = nil
+        defer { children[index] = child }
+        if status.isClean || shutdownDeadline != nil {
+            child.finished = true
+            log.info("\(child.name) (pid \(pid)) ended: \(status)")
+            if child.role == .learner {
+                learnerFinishedCleanly = status.isClean
+                if shutdownDeadline == nil { beginShutdown(now: now, reason: "the learner ended the run") }
+            }
+            return
+        }
+        if now - child.startedAt > .seconds(30) { child.failures = 0 }
+        child.failures += 1
+        let base = Duration.milliseconds(config.restartDelayMs) * (1 << min(child.failures - 1, 16))
+        let delay = min(base, .milliseconds(config.restartDelayMaxMs))
+        child.restartAt = now + delay
+        log.info("\(child.name) (pid \(pid)) died: \(status); restart \(child.failures) in \(delay)")
+    }
+
+    private func beginShutdown(now: ContinuousClock.Instant, reason: String) {
+        // The learner waits `shutdown_timeout_ms` for its peers, then checkpoints: allow both.
+        shutdownDeadline = now + .milliseconds(config.shutdownTimeoutMs * 2 + 2000)
+        log.info("stopping the run (\(reason))")
+        for index in children.indices { children[index].restartAt = nil }
+        guard let learner = children.first(where: { $0.role == .learner })?.pid else { return }
+        if welcomed, case .sent = (try? control?.send(.terminate(Terminate(reason: reason)))) ?? .queueFull {
+            return
+        }
+        kill(learner, SIGTERM)  // not connected: the learner's own signal path runs the same dialog
+    }
+
+    private func killRemaining() {
+        for child in children {
+            if let pid = child.pid {
+                log.info("\(child.name) (pid \(pid)) still running after the grace period: killed")
+                kill(pid, SIGKILL)
+            }
+        }
+        shutdownDeadline = .now + .seconds(5)
+    }
+
+    // MARK: - Control connection
+
+    private func connectControl(now: ContinuousClock.Instant) {
+        control?.close()
+        welcomed = false
+        control = try? EnvelopeSocket(context, .dealer, connect: config.endpoints.control, sender: "supervisor")
+        lastHeard = now
+        send(.hello(Hello(role: .supervisor, instanceID: "supervisor",
+                          pid: UInt32(ProcessInfo.processInfo.processIdentifier), policyVersion: 0)), now: now)
+    }
+
+    private func send(_ payload: Envelope.Payload, now: ContinuousClock.Instant) {
+        if case .sent = (try? control?.send(payload)) ?? .queueFull { lastSent = now }
+    }
+
+    /// Waits up to 50 ms for control messages; heartbeats; reconnects when the learner is silent.
+    private func serveControl(now: ContinuousClock.Instant) {
+        guard let control else { Thread.sleep(forTimeInterval: 0.05); return }
+        let poller = ZMQPoller()
+        poller.add(control.socket)
+        if (try? poller.poll(timeout: .milliseconds(50)))?.isEmpty == false {
+            while let incoming = try? control.receive() {
+                lastHeard = .now
+                switch incoming.envelope.payload {
+                case .welcome: welcomed = true
+                case let .stats(stats): lastStats = stats
+                case .terminateAck: log.info("the learner acknowledged TERMINATE")
+                case .error(let report) where report.code == .notWelcomed: connectControl(now: .now)
+                default: break
+                }
+            }
+        }
+        let later = ContinuousClock.now
+        if later - lastHeard > config.deadAfter, shutdownDeadline == nil {
+            connectControl(now: later)
+        } else if later - lastSent >= config.heartbeatInterval {
+            send(.heartbeat(Heartbeat(policyVersion: lastStats?.policyVersion ?? 0)), now: later)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Runtime
+
+/// `shielddiff train`: the supervisor of a whole run on this machine.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Start the learner, the actors and the reward workers as child processes and supervise them.",
+        discussion: "Ctrl-C or SIGTERM ends the run cleanly (TERMINATE → acknowledgements → final checkpoint).\n\n"
+            + configKeysDiscussion)
+
+    @OptionGroup var options: RunOptions
+
+    @Flag(help: "Continue from the newest checkpoint in the checkpoint folder (if there is one).")
+    var resume = false
+
+    func validate() throws { try options.check() }
+
+    func run() throws {
+        let config = try options.resolve()
+        StopSignal.install()
+        // The children read exactly this configuration, whatever flags produced it.
+        let configURL = URL(fileURLWithPath: config.runDir).appendingPathComponent("config.yaml")
+        try FileManager.default.createDirectory(atPath: config.runDir, withIntermediateDirectories: true)
+        try config.renderedYAML().write(to: configURL, atomically: true, encoding: .utf8)
+        let supervisor = try Supervisor(config: config, executable: Self.executablePath(),
+                                        configPath: configURL.path, resume: resume)
+        let status = try supervisor.run()
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The absolute path of this binary, so children start it from any directory.
+    private static func executablePath() -> String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return path }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+    }
+}
+
+/// `shielddiff config`: the resolved configuration, or every key.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Print the resolved configuration as YAML (or, with --keys, every key with its meaning).")
+
+    @OptionGroup var options: RunOptions
+
+    @Flag(help: "List every key, its meaning, allowed values and default.")
+    var keys = false
+
+    func validate() throws { try options.check() }
+
+    func run() throws {
+        print(keys ? RunConfig.keyHelp : try options.resolve().renderedYAML(), terminator: keys ? "\n" : "")
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The runtime as real processes of the built `shielddiff` binary over real ZeroMQ sockets
+/// (ipc endpoints of each test's own folder), with the test-linear policy.
+final class ProcessTests: XCTestCase {
+    private var run: RunHarness!
+
+    override func tearDown() {
+        run?.tearDown()
+        super.tearDown()
+    }
+
+    /// Learner, two actors and a reward worker as separate processes; returns the config path.
+    private func startRun(_ name: String, extra: String = "") throws -> String {
+        run = try RunHarness(name)
+        let config = try run.writeConfig(extra)
+        try run.startRole("learner", "learner", config: config)
+        try run.startRole("actor-0", "actor", config: config, ["--instance", "actor-0"])
+        try run.startRole("actor-1", "actor", config: config, ["--instance", "actor-1"])
+        try run.startRole("reward-0", "reward-worker", config: config, ["--instance", "reward-0"])
+        return config
+    }
+
+    func testLearnerActorsAndRewardWorkerTrain() throws {
+        _ = try startRun("train", extra: "updates: 6\n")
+        let learner = run.processes["learner"]!
+        XCTAssertEqual(run.waitForExit(learner, timeout: .seconds(30)), 0, run.allLogs())
+        let lines = run.metrics()
+        XCTAssertEqual(lines.compactMap { $0["version"] as? Int }, Array(2...7), run.allLogs())
+        for line in lines {
+            let loss = try XCTUnwrap(line["loss"] as? Double, "metrics line without a finite loss: \(line)")
+            XCTAssertTrue(loss.isFinite)
+            XCTAssertEqual(line["live_reward_workers"] as? Int, 1)
+            XCTAssertNotNil(line["approx_kl"] as? Double)
+            XCTAssertNotNil(line["lag_histogram"] as? [String: Int])
+        }
+        XCTAssertEqual(lines.last?["trajectories_trained_total"] as? Int, 6 * 8)
+        // Every peer got TERMINATE from the learner, acknowledged it and exited cleanly.
+        for name in ["actor-0", "actor-1", "reward-0"] {
+            XCTAssertEqual(run.waitForExit(run.processes[name]!), 0, "\(name):\n" + run.log(name))
+        }
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run.directory.path + "/run/checkpoints")
+        XCTAssertTrue(checkpoints.contains("checkpoint-v000000000007.safetensors"), "\(checkpoints)")
+    }
+
+    func testKilledActorDoesNotStopTheLearnerAndRejoinsWithCurrentWeights() throws {
+        let config = try startRun("actorkill", extra: "updates: 0\n")
+        run.waitUntil("a few updates") { run.latestVersion() >= 4 }
+        run.signal("actor-0", SIGKILL)
+        XCTAssertNotNil(run.waitForExit(run.processes["actor-0"]!))
+        // The learner forgets the silent actor and keeps updating with the other one.
+        run.waitUntil("the learner forgets actor-0") {
+            run.log("learner").range(of: "actor-0 (silent for|unreachable)", options: .regularExpression) != nil
+        }
+        let before = run.latestVersion()
+        run.waitUntil("updates with one actor") { run.latestVersion() >= before + 3 }
+        XCTAssertTrue(run.metrics().contains { $0["live_actors"] as? Int == 1 })
+
+        try run.startRole("actor-0", "actor", config: config, ["--instance", "actor-0"])
+        run.waitUntil("actor-0 rejoins") { run.log("actor-0").contains("first weights since WELCOME") }
+        // It installed, at once, the version the learner welcomed it at (or a newer one).
+        let welcomed = try XCTUnwrap(Self.number(after: "welcomed by run \\S+ at v", in: run.log("actor-0")))
+        let installed = try XCTUnwrap(Self.number(after: "installed v", in: run.log("actor-0")))
+        XCTAssertGreaterThanOrEqual(installed, welcomed)
+        XCTAssertGreaterThan(welcomed, before)
+        run.waitUntil("two live actors again") { run.metrics().last?["live_actors"] as? Int == 2 }
+    }
+
+    func testLearnerRestartResumesFromCheckpointAndActorsReconnect() throws {
+        let config = try startRun("resume", extra: "updates: 0\n")
+        run.waitUntil("a checkpoint") { run.log("learner").contains("checkpoint checkpoint-v000000000005") }
+        run.signal("learner", SIGKILL)
+        XCTAssertNotNil(run.waitForExit(run.processes["learner"]!))
+        let folder = run.directory.path + "/run/checkpoints"
+        let newest = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasPrefix("checkpoint-v") }.max()!
+        let checkpointVersion = Int(newest.dropFirst("checkpoint-v".count).prefix(12))!
+
+        try run.startRole("learner", "learner", config: config, ["--resume"])
+        run.waitUntil("the restarted learner resumes") { run.log("learner").contains("resumed from") }
+        XCTAssertTrue(run.log("learner").contains("version \(checkpointVersion),"), run.log("learner"))
+        // The running actors and the worker find it again by themselves and training goes on.
+        run.waitUntil("both actors and the worker reconnect") {
+            let log = run.log("learner")
+            return log.contains("actor actor-0") && log.contains("actor actor-1") && log.contains("reward worker reward-0")
+        }
+        run.waitUntil("updates after the restart") {
+            run.log("learner").contains("update \(checkpointVersion + 1) → v\(checkpointVersion + 2)")
+        }
+        XCTAssertEqual(run.metrics().last?["live_reward_workers"] as? Int, 1)
+        for name in ["actor-0", "actor-1", "reward-0"] { XCTAssertTrue(run.processes[name]!.isRunning, name) }
+    }
+
+    func testTrainStopsCleanlyOnSIGTERM() throws {
+        run = try RunHarness("sigterm")
+        let config = try run.writeConfig("updates: 0\n")
+        let supervisor = try run.start("train", ["train", "--config", config])
+        run.waitUntil("a few updates and the supervisor welcomed") {
+            run.latestVersion() >= 3 && run.log("train").contains("supervisor supervisor")
+        }
+        let children = Self.childPIDs(in: run.log("train"))
+        XCTAssertEqual(children.count, 4, run.log("train"))
+        kill(supervisor.processIdentifier, SIGTERM)
+        XCTAssertEqual(run.waitForExit(supervisor, timeout: .seconds(20)), 0, run.allLogs())
+        for pid in children { XCTAssertNotEqual(kill(pid, 0), 0, "child \(pid) still running") }
+        let log = run.log("train")
+        XCTAssertTrue(log.contains("the learner acknowledged TERMINATE"), log)
+        for name in ["actor-0", "actor-1", "reward-0"] { XCTAssertTrue(log.contains("\(name)] TERMINATE"), name) }
+        let final = try XCTUnwrap(Self.number(after: "ending the run \\(signal\\) at version ", in: log))
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run.directory.path + "/run/checkpoints")
+        XCTAssertTrue(checkpoints.contains { Int($0.dropFirst("checkpoint-v".count).prefix(12)) ?? 0 >= final }, "\(checkpoints)")
+    }
+
+    func testTrainRestartsADeadChild() throws {
+        run = try RunHarness("restart")
+        let config = try run.writeConfig("updates: 0\n")
+        try run.start("train", ["train", "--config", config])
+        run.waitUntil("the run starts") { run.latestVersion() >= 2 }
+        let actor = try XCTUnwrap(Self.childPIDs(in: run.log("train"), named: "actor-1").first)
+        kill(actor, SIGKILL)
+        run.waitUntil("actor-1 restarted") { Self.childPIDs(in: run.log("train"), named: "actor-1").count == 2 }
+        XCTAssertTrue(run.log("train").contains("actor-1 (pid \(actor)) died: signal 9; restart 1"), run.log("train"))
+    }
+
+    func testConfigErrorsNameTheKeyAndLine() throws {
+        run = try RunHarness("config")
+        let bad = run.directory.appendingPathComponent("bad.yaml")
+        try "model: test-linear\nactorz: 3\n".write(to: bad, atomically: true, encoding: .utf8)
+        let unknown = try run.start("unknown", ["learner", "--config", bad.path])
+        XCTAssertNotEqual(run.waitForExit(unknown), 0)
+        XCTAssertTrue(run.log("unknown").contains("bad.yaml:2: unknown key 'actorz' (did you mean 'actors'?)"),
+                      run.log("unknown"))
+
+        try "hyperparameters:\n  lr: fast\n".write(to: bad, atomically: true, encoding: .utf8)
+        let badValue = try run.start("badvalue", ["actor", "--index", "0", "--config", bad.path])
+        XCTAssertNotEqual(run.waitForExit(badValue), 0)
+        XCTAssertTrue(run.log("badvalue").contains("bad.yaml:2: bad value 'fast' for key 'hyperparameters.lr'"),
+                      run.log("badvalue"))
+
+        let badSet = try run.start("badset", ["train", "--set", "heartbeat_interval_ms=0"])
+        XCTAssertNotEqual(run.waitForExit(badSet), 0)
+        XCTAssertTrue(run.log("badset").contains("bad value '0' for key 'heartbeat_interval_ms': expected an integer in 1...3600000"),
+                      run.log("badset"))
+    }
+
+    // MARK: - Helpers
+
+    /// The integer right after the first match of the regular expression `prefix`.
+    static func number(after prefix: String, in text: String) -> Int? {
+        guard let range = text.range(of: prefix + "[0-9]+", options: .regularExpression) else { return nil }
+        return Int(text[range].reversed().prefix { $0.isNumber }.reversed().map(String.init).joined())
+    }
+
+    /// The pids the supervisor logged as "started <name> (pid N)", optionally for one name.
+    static func childPIDs(in log: String, named name: String? = nil) -> [pid_t] {
+        log.split(separator: "\n").compactMap { line in
+            guard let range = line.range(of: "started \(name ?? "[a-z0-9-]+") \\(pid [0-9]+\\)", options: .regularExpression)
+            else { return nil }
+            return pid_t(line[range].split(separator: " ").last!.dropLast())
+        }
+    }
+}

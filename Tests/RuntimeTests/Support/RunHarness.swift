@@ -1,0 +1,163 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One test's run: a temporary folder, its own ipc endpoints, a YAML config selecting the
+/// test-linear policy with tiny settings, and the `shielddiff` processes it starts (their
+/// stderr goes to one log file each). Everything still running is killed on `tearDown`.
+final class RunHarness {
+    /// The built binary, next to the test bundle (or $SHIELDDIFF_BIN).
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["SHIELDDIFF_BIN"] { return path }
+        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL
+            ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        return bundle.deletingLastPathComponent().appendingPathComponent("shielddiff").path
+    }
+
+    let directory: URL
+    private(set) var processes: [String: Process] = [:]
+    private var restarts: [String: Int] = [:]
+
+    /// A fresh folder under /tmp (short paths: ipc endpoint paths are limited to ~100 bytes).
+    init(_ name: String) throws {
+        directory = URL(fileURLWithPath: "/tmp/sd-\(name)-\(getpid())-\(UInt16.random(in: .min ... .max))")
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            throw XCTSkip("no shielddiff binary at \(Self.binary); build it first (swift build -c release)")
+        }
+    }
+
+    /// The endpoint named `name` in this run's folder.
+    func endpoint(_ name: String) -> String { "ipc://\(directory.path)/\(name).sock" }
+
+    /// The test configuration: test-linear, D = 16, N = 4, 100 ms heartbeats, fast reconnects;
+    /// each top-level `key: value` line of `extra` replaces the base line of that key.
+    func writeConfig(_ extra: String = "", file: String = "config.yaml") throws -> String {
+        let base = """
+        model: test-linear
+        run_dir: \(directory.path)/run
+        endpoints:
+          control: \(endpoint("control"))
+          weights: \(endpoint("weights"))
+          reward_frontend: \(endpoint("frontend"))
+          reward_backend: \(endpoint("backend"))
+        actors: 2
+        reward_workers: 1
+        trajectories_per_batch: 4
+        trajectories_per_update: 8
+        max_buffered_trajectories: 16
+        max_policy_lag: 4
+        heartbeat_interval_ms: 100
+        liveness: 3
+        reconnect_delay_ms: 100
+        reconnect_delay_max_ms: 400
+        restart_delay_ms: 100
+        shutdown_timeout_ms: 2000
+        checkpoint_every: 2
+        hyperparameters:
+          steps: 4
+          latent_size: 16
+          lr: 0.01
+          clip_epsilon: 0.2
+          buffer: 4
+          min_count: 2
+
+        """
+        let replaced = Set(extra.split(separator: "\n").compactMap { $0.split(separator: ":").first.map(String.init) })
+        let kept = base.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { line in !replaced.contains(String(line.split(separator: ":").first ?? "")) }
+        let text = kept.joined(separator: "\n") + extra
+        let url = directory.appendingPathComponent(file)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    /// The run's metrics file.
+    var metricsFile: URL { directory.appendingPathComponent("run/metrics.jsonl") }
+
+    /// Starts `shielddiff arguments…` as `name`; its stderr (and stdout) go to `<name>.log`.
+    @discardableResult
+    func start(_ name: String, _ arguments: [String]) throws -> Process {
+        let life = restarts[name, default: 0]
+        restarts[name] = life + 1
+        let log = directory.appendingPathComponent(life == 0 ? "\(name).log" : "\(name).\(life).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes[name] = process
+        return process
+    }
+
+    /// Starts a role process with the config and `--parent-pid` of this test process.
+    @discardableResult
+    func startRole(_ name: String, _ role: String, config: String, _ extra: [String] = []) throws -> Process {
+        try start(name, [role, "--config", config, "--parent-pid", String(getpid())] + extra)
+    }
+
+    /// The log text of `name` (its current life, or `life`).
+    func log(_ name: String, life: Int? = nil) -> String {
+        let index = life ?? (restarts[name, default: 1] - 1)
+        let file = directory.appendingPathComponent(index == 0 ? "\(name).log" : "\(name).\(index).log")
+        return (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+    }
+
+    /// Every log, for failure messages.
+    func allLogs() -> String {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0.hasSuffix(".log") }.sorted().map { name in
+            "---- \(name)\n" + ((try? String(contentsOfFile: directory.appendingPathComponent(name).path, encoding: .utf8)) ?? "")
+        }.joined(separator: "\n")
+    }
+
+    /// The metrics lines written so far, decoded.
+    func metrics() -> [[String: Any]] {
+        guard let text = try? String(contentsOf: metricsFile, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    /// The newest version in the metrics file (0 if none).
+    func latestVersion() -> Int { metrics().compactMap { $0["version"] as? Int }.max() ?? 0 }
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes; fails with the logs.
+    func waitUntil(_ what: String, timeout: Duration = .seconds(20), file: StaticString = #filePath, line: UInt = #line,
+                   _ condition: () -> Bool) {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        XCTFail("timed out after \(timeout) waiting for: \(what)\n\(allLogs())", file: file, line: line)
+    }
+
+    /// Waits for `process` to exit (up to `timeout`); its exit status, or nil if still running.
+    func waitForExit(_ process: Process, timeout: Duration = .seconds(15)) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Sends `signal` to the process named `name`.
+    func signal(_ name: String, _ signal: Int32) {
+        if let process = processes[name], process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Kills whatever is still running and removes the folder.
+    func tearDown() {
+        for process in processes.values where process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
