@@ -5,6 +5,6 @@ struct ShieldDiff: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shielddiff",
         abstract: "Distributed RL fine-tuning that removes an unsafe concept from a text-to-image diffusion model.",
-        subcommands: [Bench.self, Pretrain.self]
+        subcommands: [Bench.self, Pretrain.self, Sample.self, Eval.self]
     )
 }

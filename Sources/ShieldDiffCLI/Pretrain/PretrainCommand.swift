@@ -4,6 +4,6 @@ import ArgumentParser
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pretrain the world's base models on the data distribution.",
-        subcommands: [PretrainCLIP.self]
+        subcommands: [PretrainCLIP.self, PretrainDiffusion.self]
     )
 }
