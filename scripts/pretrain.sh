@@ -4,14 +4,16 @@
 #   scripts/pretrain.sh [MODEL...]     (default: every model; extra flags go in *_FLAGS)
 # Each model trains with its command's defaults (the shipped run) unless e.g.
 # CLIP_FLAGS="--steps 100" is set. The clip run alone needs about 8 minutes on 2 idle cores.
+# The diffusion model is conditioned on the shipped clip's text tower, so it trains after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 models=("$@")
-[ ${#models[@]} -gt 0 ] || models=(clip)
+[ ${#models[@]} -gt 0 ] || models=(clip diffusion)
 
 swift build -c release --product shielddiff
 bin="$(swift build -c release --show-bin-path)/shielddiff"
+root="$PWD"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -22,8 +24,14 @@ for model in "${models[@]}"; do
             (cd "$work" && "$bin" pretrain clip --out clip.safetensors ${CLIP_FLAGS:-})
             cp "$work/clip.safetensors" Sources/Models/Weights/clip.safetensors
             ;;
+        diffusion)
+            # shellcheck disable=SC2086
+            (cd "$work" && "$bin" pretrain diffusion --clip "$root/Sources/Models/Weights/clip.safetensors" \
+                --out diffusion.safetensors ${DIFFUSION_FLAGS:-})
+            cp "$work/diffusion.safetensors" Sources/Models/Weights/diffusion.safetensors
+            ;;
         *)
-            echo "pretrain.sh: unknown model '$model' (known: clip)" >&2
+            echo "pretrain.sh: unknown model '$model' (known: clip, diffusion)" >&2
             exit 2
             ;;
     esac
