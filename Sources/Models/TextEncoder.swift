@@ -3,7 +3,7 @@ import World
 
 /// Per-token text embeddings and their padding mask: what conditions the denoiser (by
 /// cross-attention) and what the mini-CLIP text head pools.
-public struct TextEncoding {
+public struct TextEncoding: Sendable {
     /// Per-token embeddings: (B, T, D); rows past each text's end token are padding.
     public var tokens: Tensor
     /// (B, T): true for real tokens (begin, words, end), false for padding.
