@@ -3,14 +3,22 @@ import Numerics
 
 /// One DDIM step with η > 0 as a Gaussian policy π(x_t' | x_t, c) — the single function
 /// that both samples a step (actors) and scores a stored one (the learner), so the two can
-/// never drift apart. Formulas: ../shared/ALGORITHM.md, "Denoising as a policy".
+/// never drift apart. Formulas: ../shared/ALGORITHM.md, "Denoising as a policy", with one
+/// addition: the predicted x̂_0 is clipped to the data range [−1, 1] and ε re-derived from it
+/// (as DDPM's `clip_denoised` and diffusers' `clip_sample` do). Without it the first step is
+/// ill-conditioned: the cosine schedule has ᾱ_999 ≈ 2.4e−9, so x̂_0 = (x_t − √(1−ᾱ)·ε)/√ᾱ
+/// multiplies any error in ε by 2·10⁴. Where x̂_0 is inside the range the step is exactly
+/// ALGORITHM.md's; where it is clipped, μ does not depend on ε there.
 public struct DDIMStep: Sendable {
     public let alphaBar: Double       // ᾱ_t
     public let alphaBarPrev: Double   // ᾱ_t'
     public let sigma: Double          // σ_t
-    /// μ = a·x_t + b·ε: x̂_0 = (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t substituted into
-    /// μ = √ᾱ_t'·x̂_0 + √(1−ᾱ_t'−σ²)·ε.
-    let a: Double, b: Double
+    /// Range x̂_0 is clipped to (the latents are images scaled to [−1, 1]).
+    public static let sampleRange: Float = 1
+    /// μ = k0·x̂_0 + kx·x_t after substituting ε' = (x_t − √ᾱ_t·x̂_0)/√(1−ᾱ_t) into
+    /// μ = √ᾱ_t'·x̂_0 + √(1−ᾱ_t'−σ²)·ε'; and x̂_0 = (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t before clipping.
+    let k0: Double, kx: Double
+    let x0FromX: Double, x0FromEps: Double
 
     public init(schedule: NoiseSchedule, t: Int, tPrev: Int, eta: Double) {
         precondition(eta >= 0, "eta must be ≥ 0, got \(eta)")
@@ -19,8 +27,10 @@ public struct DDIMStep: Sendable {
         let variance = (1 - alphaBarPrev) / (1 - alphaBar) * (1 - alphaBar / alphaBarPrev)
         sigma = eta * max(variance, 0).squareRoot()
         let direction = max(1 - alphaBarPrev - sigma * sigma, 0).squareRoot()
-        a = (alphaBarPrev / alphaBar).squareRoot()
-        b = direction - (alphaBarPrev * (1 - alphaBar) / alphaBar).squareRoot()
+        k0 = alphaBarPrev.squareRoot() - direction * (alphaBar / (1 - alphaBar)).squareRoot()
+        kx = direction / (1 - alphaBar).squareRoot()
+        x0FromX = 1 / alphaBar.squareRoot()
+        x0FromEps = -((1 - alphaBar) / alphaBar).squareRoot()
     }
 
     /// The result of a step for a batch: x_t' and, when σ > 0, log π(x_t' | x_t) per sample
@@ -34,8 +44,11 @@ public struct DDIMStep: Sendable {
     public func mean(xt: Tensor, eps: Tensor) -> Tensor {
         precondition(xt.shape == eps.shape, "x_t \(xt.shape) and ε \(eps.shape) differ")
         var mu = xt  // μ: (B, ...)
-        let (fa, fb) = (Float(a), Float(b))
-        for i in mu.data.indices { mu.data[i] = fa * xt.data[i] + fb * eps.data[i] }
+        let (fk0, fkx, fx, fe, r) = (Float(k0), Float(kx), Float(x0FromX), Float(x0FromEps), DDIMStep.sampleRange)
+        for i in mu.data.indices {
+            let x0 = min(max(fx * xt.data[i] + fe * eps.data[i], -r), r)
+            mu.data[i] = fk0 * x0 + fkx * xt.data[i]
+        }
         return mu
     }
 
@@ -57,16 +70,21 @@ public struct DDIMStep: Sendable {
     }
 
     /// d(log π)/dε for the same arguments as `score`, scaled per sample by `upstream`
-    /// (dLoss/dlogπ, shape (B)): ∂/∂ε_i of mean_i[−(x'−μ)²/(2σ²)] = (x'_i−μ_i)·b/(σ²·D).
+    /// (dLoss/dlogπ, shape (B)): ∂/∂ε_i of mean_i[−(x'−μ)²/(2σ²)] = (x'_i−μ_i)·∂μ_i/∂ε_i/(σ²·D),
+    /// where ∂μ_i/∂ε_i = k0·∂x̂_0/∂ε = k0·x0FromEps inside the clip range and 0 outside it.
     public func scoreGradient(xt: Tensor, eps: Tensor, next: Tensor, upstream: [Float]) -> Tensor {
         let mu = mean(xt: xt, eps: eps)
         let batch = xt.shape[0], d = xt.count / batch
         precondition(upstream.count == batch, "upstream has \(upstream.count) entries for batch \(batch)")
         var grad = Tensor(zeros: xt.shape)  // dε: (B, ...)
-        let scale = b / (sigma * sigma * Double(d))
+        let scale = k0 * x0FromEps / (sigma * sigma * Double(d))
+        let (fx, fe, r) = (Float(x0FromX), Float(x0FromEps), DDIMStep.sampleRange)
         for n in 0..<batch {
             let f = Float(scale) * upstream[n]
-            for i in (n * d)..<((n + 1) * d) { grad.data[i] = f * (next.data[i] - mu.data[i]) }
+            for i in (n * d)..<((n + 1) * d) {
+                let x0 = fx * xt.data[i] + fe * eps.data[i]
+                grad.data[i] = abs(x0) < r ? f * (next.data[i] - mu.data[i]) : 0
+            }
         }
         return grad
     }

@@ -7,7 +7,7 @@ import World
 /// How the denoiser is pretrained; defaults are the shipped run.
 public struct DiffusionTrainingConfig: Codable, Sendable, Equatable {
     /// Optimizer steps.
-    public var steps = 5000
+    public var steps = 4000
     /// (image, caption) pairs per step, all fresh draws from the data distribution.
     public var batchSize = 64
     /// Seeds the initial weights, the data stream, timesteps, noise and prompt dropout.
@@ -131,6 +131,7 @@ public final class DiffusionTrainer {
         let b = config.batchSize, w = config.workers
         let ranges = (0..<w).map { i in (i * b / w)..<((i + 1) * b / w) }
         let sums = SumBox(count: w)
+        for r in replicas.dropFirst() { r.copyParameters(from: model.unet) }
         // Each worker touches only its own replica and its own slice of the batch.
         nonisolated(unsafe) let replicas = self.replicas
         nonisolated(unsafe) let work = { (i: Int) in
@@ -161,7 +162,6 @@ public final class DiffusionTrainer {
         optimizer.config.learningRate = learningRate(at: step)
         let norm = try optimizer.step()
         updateEMA()
-        for r in replicas.dropFirst() { r.copyParameters(from: model.unet) }
         step += 1
         return DiffusionStepStats(step: step, mse: sums.mse, loss: sums.loss, gradNorm: norm,
                                   learningRate: optimizer.config.learningRate)

@@ -16,7 +16,8 @@ final class DDIMStepTests: XCTestCase {
         XCTAssertEqual(schedule.alphaBar(at: schedule.previousTimestep(99, steps: 10)), schedule.alphaBar[0])
     }
 
-    /// The log-prob against a Gaussian density written out independently from the x̂_0 form.
+    /// The log-prob against a Gaussian density written out independently from the x̂_0 form
+    /// (x̂_0 clipped to [−1, 1], ε re-derived from it).
     func testLogProbMatchesIndependentGaussianDensity() {
         var rng = RandomGenerator(seed: 11)
         let xt = Tensor(randomNormal: [3, 2, 4, 4], rng: &rng)
@@ -31,8 +32,10 @@ final class DDIMStepTests: XCTestCase {
             for n in 0..<3 {
                 var logDensity = 0.0
                 for i in (n * d)..<((n + 1) * d) {
-                    let x0 = (Double(xt.data[i]) - (1 - ab).squareRoot() * Double(eps.data[i])) / ab.squareRoot()
-                    let mu = abPrev.squareRoot() * x0 + (1 - abPrev - sigma * sigma).squareRoot() * Double(eps.data[i])
+                    let raw = (Double(xt.data[i]) - (1 - ab).squareRoot() * Double(eps.data[i])) / ab.squareRoot()
+                    let x0 = min(max(raw, -1), 1)
+                    let epsClipped = (Double(xt.data[i]) - ab.squareRoot() * x0) / (1 - ab).squareRoot()
+                    let mu = abPrev.squareRoot() * x0 + (1 - abPrev - sigma * sigma).squareRoot() * epsClipped
                     let z = (Double(out.next.data[i]) - mu) / sigma
                     logDensity += -0.5 * z * z - log(sigma) - 0.5 * log(2 * Double.pi)
                 }
@@ -62,16 +65,37 @@ final class DDIMStepTests: XCTestCase {
         var r1 = RandomGenerator(seed: 5), r2 = RandomGenerator(seed: 5)
         XCTAssertEqual(step.sample(xt: xt, eps: eps, rng: &r1).next, step.sample(xt: xt, eps: eps, rng: &r2).next)
 
+        // Inside the clip range, η = 0 is ALGORITHM.md's deterministic DDIM step exactly.
+        let ab = schedule.alphaBar(at: 299), abPrev = schedule.alphaBar(at: 199)
+        let x0 = (0..<16).map { _ in rng.nextUniform(-0.9, 0.9) }
+        let noise = Tensor(randomNormal: [2, 8], rng: &rng)
+        let inRange = Tensor(shape: [2, 8], data: (0..<16).map {
+            Float(ab.squareRoot()) * x0[$0] + Float((1 - ab).squareRoot()) * noise.data[$0]
+        })
         let ddim = DDIMStep(schedule: schedule, t: 299, tPrev: 199, eta: 0)
         var r3 = RandomGenerator(seed: 6)
-        let out = ddim.sample(xt: xt, eps: eps, rng: &r3)
+        let out = ddim.sample(xt: inRange, eps: noise, rng: &r3)
         XCTAssertNil(out.logProb)
-        let ab = schedule.alphaBar(at: 299), abPrev = schedule.alphaBar(at: 199)
-        for i in xt.data.indices {
-            let x0 = (Double(xt.data[i]) - (1 - ab).squareRoot() * Double(eps.data[i])) / ab.squareRoot()
-            let expected = abPrev.squareRoot() * x0 + (1 - abPrev).squareRoot() * Double(eps.data[i])
+        for i in inRange.data.indices {
+            let x0 = (Double(inRange.data[i]) - (1 - ab).squareRoot() * Double(noise.data[i])) / ab.squareRoot()
+            let expected = abPrev.squareRoot() * x0 + (1 - abPrev).squareRoot() * Double(noise.data[i])
             XCTAssertEqual(Double(out.next.data[i]), expected, accuracy: 1e-4)
         }
+    }
+
+    /// At t = 999 (ᾱ ≈ 2e−9) an error of 0.1 in ε would move an unclipped x̂_0 by ~2·10³;
+    /// with x̂_0 clipped the first step's mean stays in a sane range and barely moves.
+    func testFirstStepIsWellConditioned() {
+        var rng = RandomGenerator(seed: 15)
+        let xt = Tensor(randomNormal: [1, 3072], rng: &rng)
+        var eps = xt
+        let step = DDIMStep(schedule: schedule, t: 999, tPrev: 899, eta: 1)
+        let mu = step.mean(xt: xt, eps: eps)
+        for i in eps.data.indices { eps.data[i] += 0.1 * rng.nextGaussian() }
+        let muPerturbed = step.mean(xt: xt, eps: eps)
+        let worst = zip(mu.data, muPerturbed.data).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 0.5)
+        XCTAssertLessThan(muPerturbed.data.map(abs).max()!, 6)
     }
 
     func testScoreGradientMatchesFiniteDifferences() {
