@@ -7,7 +7,7 @@ import World
 /// How the denoiser is pretrained; defaults are the shipped run.
 public struct DiffusionTrainingConfig: Codable, Sendable, Equatable {
     /// Optimizer steps.
-    public var steps = 4000
+    public var steps = 5000
     /// (image, caption) pairs per step, all fresh draws from the data distribution.
     public var batchSize = 64
     /// Seeds the initial weights, the data stream, timesteps, noise and prompt dropout.

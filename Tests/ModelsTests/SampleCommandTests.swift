@@ -54,6 +54,17 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertTrue(run.stderr.contains("lft"), run.stderr)
     }
 
+    func testTinyPretrainRunWritesALoadableModel() throws {
+        let out = work.appendingPathComponent("pretrained.safetensors")
+        let run = try shielddiff(["pretrain", "diffusion", "--steps", "2", "--batch-size", "4", "--channels", "8",
+                                  "--inner-channels", "16", "--log-every", "1", "--out", out.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("step     2/2"), run.stdout)
+        let model = try DiffusionModel.load(from: out)
+        XCTAssertEqual(model.unet.config.channels, 8)
+        XCTAssertEqual(model.textEncoder.config, MiniCLIP.Config().text, "conditioned on the shipped text tower")
+    }
+
     private func shielddiff(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         // On Linux the test bundle's URL is the build products directory; on macOS the .xctest
         // bundle sits inside it.

@@ -86,26 +86,35 @@ final class SamplerTests: XCTestCase {
         XCTAssertLessThan(worse.joined().reduce(0, +), t.logProbs.joined().reduce(0, +))
     }
 
-    /// d(Σ_i u_i·logπ_i)/dθ for the output convolution, through `DDIMStep.scoreGradient`,
-    /// guidance and the UNet. ε is linear in those parameters and logπ quadratic in ε, so a
-    /// finite difference is exact up to rounding at any step; a large one (0.5) keeps the
-    /// Float32 rounding of logπ out of the comparison.
+    /// d(Σ_i u_i·logπ_i)/dθ through `DDIMStep.scoreGradient`, guidance and the UNet, against
+    /// five-point differences. The step clips x̂_0 to [−1, 1], which makes logπ piecewise in ε,
+    /// so the test keeps x̂_0 mostly inside the range: a mid step (t = 499, x̂_0 ≈ x_t − ε), small
+    /// latents, a denoiser whose output convolution is scaled down to give a small ε, and a
+    /// small difference step (few entries cross the clip boundary within it).
     func testScoreGradientMatchesFiniteDifferences() {
         let model = TinyDiffusion.model()
+        let store = model.unet.store
+        for name in ["unet.conv_out.weight", "unet.conv_out.bias"] {
+            let p = store.parameter(named: name)!
+            for i in 0..<p.count { store.value(p)[i] *= 0.05 }
+        }
         let sampler = Sampler(model: model, config: SamplerConfig(steps: 4, guidance: 2.5, eta: 1))
-        let t = sampler.sample(prompts: TinyDiffusion.prompts, seed: 3, recordTrajectory: true).trajectory!
         let c = sampler.conditioning(TinyDiffusion.prompts)
-        let k = 1, upstream: [Float] = [0.7, -1.1, 0.4, 1.3]
+        let t = NoiseSchedule().samplingTimesteps(4)[1]
+        var rng = RandomGenerator(seed: 3)
+        let xt = Tensor(randomNormal: [4, 12, 16, 16], std: 0.4, rng: &rng)
+        let eps = model.unet.guidedNoise(xt, timestep: t, conditioning: c, scale: 2.5)
+        let next = sampler.step(from: t).sample(xt: xt, eps: eps, rng: &rng).next
+        let upstream: [Float] = [0.7, -1.1, 0.4, 1.3]
         func objective() -> Double {
-            let lp = sampler.score(xt: t.latents[k], next: t.latents[k + 1], timestep: t.timesteps[k], conditioning: c).logProb
+            let lp = sampler.score(xt: xt, next: next, timestep: t, conditioning: c).logProb
             return zip(lp, upstream).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
-        let store = model.unet.store
         store.zeroGrads()
-        sampler.backward(sampler.score(xt: t.latents[k], next: t.latents[k + 1], timestep: t.timesteps[k], conditioning: c),
-                         upstream: upstream)
-        let worst = maxRelativeError(store, names: ["unet.conv_out.weight", "unet.conv_out.bias"], step: 0.5,
-                                     objective: objective)
+        sampler.backward(sampler.score(xt: xt, next: next, timestep: t, conditioning: c), upstream: upstream)
+        let worst = maxRelativeError(store, names: ["unet.conv_out.weight", "unet.conv_out.bias", "unet.up.res.conv2.weight",
+                                                    "unet.inner.cross.attn.v.weight", "unet.temb.time1.weight"],
+                                     step: 2e-3, objective: objective)
         print("score gradient max relative error \(worst)")
         XCTAssertLessThan(worst, 3e-2)
     }
