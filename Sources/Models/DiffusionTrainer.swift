@@ -23,8 +23,6 @@ public struct DiffusionTrainingConfig: Codable, Sendable, Equatable {
     /// Share of captions replaced by the null prompt "", so the model also learns ε(x, t, ∅)
     /// for classifier-free guidance.
     public var promptDropout: Float = 0.1
-    /// γ of min-SNR loss weighting (weight min(SNR_t, γ)/SNR_t per sample); nil: plain MSE.
-    public var minSNRGamma: Float? = 5
     /// Decay of the exponential moving average of the weights that is saved (warmed up as
     /// min(decay, (1 + k)/(10 + k))); nil saves the raw weights.
     public var emaDecay: Float? = 0.999
@@ -42,9 +40,7 @@ public struct DiffusionTrainingConfig: Codable, Sendable, Equatable {
 public struct DiffusionStepStats: Sendable {
     /// 1-based step number.
     public var step: Int
-    /// Unweighted ε-prediction MSE of the batch.
-    public var mse: Float
-    /// The optimized (min-SNR weighted) loss.
+    /// The optimized loss: the batch's v-prediction MSE.
     public var loss: Float
     /// Global gradient norm before clipping.
     public var gradNorm: Float
@@ -52,8 +48,12 @@ public struct DiffusionStepStats: Sendable {
     public var learningRate: Float
 }
 
-/// Pretrains a `DiffusionModel`'s denoiser by ε-prediction on fresh data-distribution pairs,
-/// with the text tower frozen.
+/// Pretrains a `DiffusionModel`'s denoiser on fresh data-distribution pairs, with the text
+/// tower frozen. The loss is the plain MSE of the network's velocity v̂ against
+/// v = √ᾱ·ε − √(1−ᾱ)·x_0 (see `UNet`), unweighted over uniform t: in ε terms that weights each
+/// t by 1/ᾱ_t, so the high-noise steps that decide the layout (where the object is, its size)
+/// count as much as x_0 errors — ε-MSE, with or without min-SNR clamping, gives them almost no
+/// weight (ε ≈ x_t there), and a first try with it left positions at chance after 2,000 steps.
 ///
 /// Step k's batch is pairs k·B ..< (k+1)·B of `DataDistribution.pair(seed:index:)`; its
 /// timesteps, noise and prompt dropout come from `RandomGenerator(seed).split(tag).split(k)`,
@@ -92,12 +92,11 @@ public final class DiffusionTrainer {
         return config.learningRate * Float(0.5 * (1 + cos(Double.pi * min(progress, 1))))
     }
 
-    /// One training example set: noisy latents, their timesteps, the noise, loss weights and captions.
+    /// One training batch: noisy latents, their timesteps, the velocity targets and captions.
     struct Batch {
         var xt: Tensor          // x_t: (B, 12, 16, 16)
         var timesteps: [Float]  // (B)
-        var noise: Tensor       // ε: (B, 12, 16, 16)
-        var weights: [Float]    // (B), min-SNR weights (1 without)
+        var velocity: Tensor    // v = √ᾱ·ε − √(1−ᾱ)·x_0: (B, 12, 16, 16)
         var texts: [String]     // (B), "" where dropped
     }
 
@@ -109,19 +108,20 @@ public final class DiffusionTrainer {
         let x0 = Latents.encode(pairs.map(\.image))                                   // x_0: (B, 12, 16, 16)
         let noise = Tensor(randomNormal: x0.shape, rng: &rng)
         let d = x0.count / b
-        var xt = x0
-        var timesteps: [Float] = [], weights: [Float] = [], texts: [String] = []
+        var xt = x0, velocity = x0
+        var timesteps: [Float] = [], texts: [String] = []
         for i in 0..<b {
             let t = Int(rng.next() % UInt64(schedule.trainingSteps))
             let abar = schedule.alphaBar(at: t)
             let (a, s) = (Float(abar.squareRoot()), Float((1 - abar).squareRoot()))
-            for j in (i * d)..<((i + 1) * d) { xt.data[j] = a * x0.data[j] + s * noise.data[j] }
+            for j in (i * d)..<((i + 1) * d) {
+                xt.data[j] = a * x0.data[j] + s * noise.data[j]
+                velocity.data[j] = a * noise.data[j] - s * x0.data[j]
+            }
             timesteps.append(Float(t))
-            let snr = Float(abar / (1 - abar))
-            weights.append(config.minSNRGamma.map { min(snr, $0) / snr } ?? 1)
             texts.append(rng.nextUniform() < config.promptDropout ? Prompt.nullText : pairs[i].prompt.text)
         }
-        return Batch(xt: xt, timesteps: timesteps, noise: noise, weights: weights, texts: texts)
+        return Batch(xt: xt, timesteps: timesteps, velocity: velocity, texts: texts)
     }
 
     /// One AdamW step on the next batch.
@@ -137,14 +137,14 @@ public final class DiffusionTrainer {
         nonisolated(unsafe) let work = { (i: Int) in
             let r = ranges[i], unet = replicas[i]
             unet.store.zeroGrads()
-            let eps = unet.forward(data.xt.batchSlice(r), timesteps: Array(data.timesteps[r]),
+            let v = unet.forwardVelocity(data.xt.batchSlice(r), timesteps: Array(data.timesteps[r]),
                                    context: text.tokens.batchSlice(r),
                                    mask: KeyPaddingMask(batch: r.count, keys: text.mask.keys,
                                                         attend: Array(text.mask.attend[(r.lowerBound * text.mask.keys)..<(r.upperBound * text.mask.keys)])),
                                    pooled: text.pooled.batchSlice(r))
-            let (dEps, mse, loss) = weightedMSE(eps, target: data.noise.batchSlice(r), weights: Array(data.weights[r]), batch: b)
-            unet.backward(dEps)
-            sums.set(i, mse: mse, loss: loss)
+            let (dv, loss) = sliceMSE(v, target: data.velocity.batchSlice(r), batch: b)
+            unet.backwardVelocity(dv)
+            sums.set(i, loss)
         }
         if w == 1 {
             work(0)
@@ -163,7 +163,7 @@ public final class DiffusionTrainer {
         let norm = try optimizer.step()
         updateEMA()
         step += 1
-        return DiffusionStepStats(step: step, mse: sums.mse, loss: sums.loss, gradNorm: norm,
+        return DiffusionStepStats(step: step, loss: sums.total, gradNorm: norm,
                                   learningRate: optimizer.config.learningRate)
     }
 
@@ -195,38 +195,30 @@ public final class DiffusionTrainer {
     }
 }
 
-/// The weighted ε-prediction loss of a slice of a batch of `batch` samples:
-/// L = (1/B)·Σ_i w_i·mean_d (ε̂ − ε)², returned with dL/dε̂ and the slice's unweighted
-/// (mse) and weighted (loss) contributions, both already divided by B.
-func weightedMSE(_ prediction: Tensor, target: Tensor, weights: [Float], batch: Int) -> (Tensor, Float, Float) {
-    precondition(prediction.shape == target.shape && prediction.shape[0] == weights.count, "weightedMSE: shapes")
-    let d = prediction.count / weights.count
-    var grad = prediction  // dL/dε̂: same shape
-    var mse = 0.0, loss = 0.0
-    for i in weights.indices {
-        var s = 0.0
-        let scale = 2 * weights[i] / Float(batch * d)
-        for j in (i * d)..<((i + 1) * d) {
-            let r = prediction.data[j] - target.data[j]
-            s += Double(r * r)
-            grad.data[j] = scale * r
-        }
-        mse += s / Double(d * batch)
-        loss += Double(weights[i]) * s / Double(d * batch)
+/// The MSE of a slice of a batch of `batch` samples, L = Σ_slice (v̂ − v)² / (B·D), with
+/// dL/dv̂; the slices' L add up to the batch's MSE.
+func sliceMSE(_ prediction: Tensor, target: Tensor, batch: Int) -> (Tensor, Float) {
+    precondition(prediction.shape == target.shape, "sliceMSE: \(prediction.shape) and \(target.shape)")
+    let n = Float(batch * (prediction.count / max(prediction.shape[0], 1)))
+    var grad = prediction  // dL/dv̂: same shape
+    var sum = 0.0
+    for j in grad.data.indices {
+        let r = prediction.data[j] - target.data[j]
+        sum += Double(r * r)
+        grad.data[j] = 2 * r / n
     }
-    return (grad, Float(mse), Float(loss))
+    return (grad, Float(sum / Double(n)))
 }
 
 /// Per-worker loss sums, each worker writing its own slot.
 private final class SumBox: @unchecked Sendable {
-    private var values: [(mse: Float, loss: Float)]
+    private var values: [Float]
     private let lock = DispatchSemaphore(value: 1)
-    init(count: Int) { values = Array(repeating: (0, 0), count: count) }
-    func set(_ i: Int, mse: Float, loss: Float) {
+    init(count: Int) { values = Array(repeating: 0, count: count) }
+    func set(_ i: Int, _ value: Float) {
         lock.wait()
-        values[i] = (mse, loss)
+        values[i] = value
         lock.signal()
     }
-    var mse: Float { values.reduce(0) { $0 + $1.mse } }
-    var loss: Float { values.reduce(0) { $0 + $1.loss } }
+    var total: Float { values.reduce(0, +) }
 }

@@ -1,3 +1,4 @@
+import Diffusion
 import Numerics
 
 /// The text-conditioned ε-prediction denoiser (the world's Stable Diffusion UNet), over the
@@ -8,11 +9,19 @@ import Numerics
 ///     h2 = cross2(self2(res2(avgpool(h1), temb)))            (B, c2, 8, 8)
 ///     h3 = mid(h2, temb)                                     (B, c2, 8, 8)
 ///     h4 = cross3(res3(concat(upsample(h3), h1), temb))      (B, c1, 16, 16)
-///     ε  = conv_out(SiLU(GroupNorm(h4)))                     (B, 12, 16, 16)
+///     v̂  = conv_out(SiLU(GroupNorm(h4)))                     (B, 12, 16, 16)
+///     ε̂  = √(1−ᾱ_t)·x + √ᾱ_t·v̂
+///
+/// The network predicts the velocity v = √ᾱ·ε − √(1−ᾱ)·x_0 (Salimans & Ho, 2022) and `forward`
+/// returns the ε it implies, so sampler, guidance and RL see an ε-prediction model. Why: the
+/// cosine schedule has ᾱ_999 ≈ 2.4e−9, so an ε-network's x̂_0 = (x_t − √(1−ᾱ)·ε̂)/√ᾱ at the
+/// first sampling step multiplies its error by 2·10⁴ (clipped, it becomes a random ±1 image that
+/// steers the layout of every sample), while x̂_0 = √ᾱ·x_t − √(1−ᾱ)·v̂ is well conditioned at
+/// every t. The step itself still computes x̂_0 from ε̂; Float32 rounding of ε̂ then costs ~1e−3.
 ///
 /// temb mixes the timestep and the pooled text (`TimeEmbedding`); every cross-attention reads
 /// the text encoder's per-token embeddings under their key padding mask. conv_out starts at
-/// zero, so the untrained model predicts ε = 0. The 8×8 level carries the only self-attention:
+/// zero, so the untrained model predicts v = 0. The 8×8 level carries the only self-attention:
 /// there it is cheap and gives every pixel the whole image (where the object is).
 ///
 /// `pos` is a learned embedding of each latent pixel's location: attention is blind to where a
@@ -20,8 +29,9 @@ import Numerics
 /// theirs. Without it the model learned positions from zero padding alone, slowly: 13% right
 /// after 2,000 steps, below chance.
 ///
-/// Follows the layer convention of `Linear` (one forward per backward); `backward` adds the
-/// gradient of every parameter and ignores the text (the text encoder is frozen).
+/// Follows the layer convention of `Linear` (one forward per backward, either `forward` with
+/// `backward` or `forwardVelocity` with `backwardVelocity`); the backward passes add the
+/// gradient of every parameter and ignore the text (the text encoder is frozen).
 public final class UNet {
     /// The architecture; the defaults are the shipped model.
     public struct Config: Codable, Sendable, Equatable {
@@ -95,6 +105,8 @@ public final class UNet {
     private let normOut: GroupNorm
     private let actOut = SiLU()
     private let convOut: Conv2d
+    private let schedule = NoiseSchedule()
+    private var epsCoefficients: [(x: Float, v: Float)]?  // (B): ε̂ = x·√(1−ᾱ) + v̂·√ᾱ per item
 
     /// A freshly initialised denoiser in its own store, drawn from `rng`.
     public init(config: Config = Config(), rng: inout RandomGenerator) {
@@ -138,6 +150,36 @@ public final class UNet {
     /// pooled text `pooled` (B, Dp).
     public func forward(_ x: Tensor, timesteps: [Float], context: Tensor, mask: KeyPaddingMask,
                         pooled: Tensor) -> Tensor {
+        var eps = forwardVelocity(x, timesteps: timesteps, context: context, mask: mask, pooled: pooled)  // v̂ → ε̂
+        let coefficients = timesteps.map { t in
+            let abar = schedule.alphaBar(at: Int(t.rounded()))
+            return (x: Float((1 - abar).squareRoot()), v: Float(abar.squareRoot()))
+        }
+        let n = x.count / max(x.shape[0], 1)
+        for (i, k) in coefficients.enumerated() {
+            for j in (i * n)..<((i + 1) * n) { eps.data[j] = k.x * x.data[j] + k.v * eps.data[j] }
+        }
+        epsCoefficients = coefficients
+        return eps
+    }
+
+    /// Adds every parameter's gradient for dL/dε̂: (B, 12, H, W) of the last `forward` and
+    /// returns dL/dx.
+    @discardableResult
+    public func backward(_ dEps: Tensor) -> Tensor {
+        guard let coefficients = epsCoefficients else { preconditionFailure("UNet.backward before forward") }
+        epsCoefficients = nil
+        var dv = dEps  // dL/dv̂ = √ᾱ·dL/dε̂
+        let n = dEps.count / coefficients.count
+        for (i, k) in coefficients.enumerated() { for j in (i * n)..<((i + 1) * n) { dv.data[j] *= k.v } }
+        var dx = backwardVelocity(dv)
+        for (i, k) in coefficients.enumerated() { for j in (i * n)..<((i + 1) * n) { dx.data[j] += k.x * dEps.data[j] } }
+        return dx
+    }
+
+    /// The network's own output v̂: (B, 12, H, W), for the same inputs as `forward`.
+    public func forwardVelocity(_ x: Tensor, timesteps: [Float], context: Tensor, mask: KeyPaddingMask,
+                                pooled: Tensor) -> Tensor {
         let c = config
         precondition(x.rank == 4 && Array(x.shape[1...]) == [c.imageChannels, c.side, c.side] && c.side % 2 == 0,
                      "UNet expects (B, \(c.imageChannels), \(c.side), \(c.side)), got \(x.shape)")
@@ -156,13 +198,14 @@ public final class UNet {
         h = mid.forward(h, temb: temb)
         h = res3.forward(concatChannels(up.forward(h), h1), temb: temb)                  // h: (B, c1, H, W)
         h = cross3.forward(h, context: context, mask: mask)
-        return convOut.forward(actOut.forward(normOut.forward(h)))                       // ε̂: (B, 12, H, W)
+        return convOut.forward(actOut.forward(normOut.forward(h)))                       // v̂: (B, 12, H, W)
     }
 
-    /// Adds every parameter's gradient for dL/dε̂: (B, 12, H, W) and returns dL/dx.
+    /// Adds every parameter's gradient for dL/dv̂: (B, 12, H, W) of the last `forwardVelocity`
+    /// and returns dL/dx.
     @discardableResult
-    public func backward(_ dEps: Tensor) -> Tensor {
-        var dh = normOut.backward(actOut.backward(convOut.backward(dEps)))   // dh: (B, c1, H, W)
+    public func backwardVelocity(_ dV: Tensor) -> Tensor {
+        var dh = normOut.backward(actOut.backward(convOut.backward(dV)))     // dh: (B, c1, H, W)
         dh = cross3.backward(dh)
         var (dcat, dtemb) = res3.backward(dh)                                 // dcat: (B, c2 + c1, H, W), dtemb: (B, T)
         let (dup, dskip) = splitChannels(dcat, first: config.innerChannels)   // dskip: (B, c1, H, W)

@@ -1,3 +1,4 @@
+import Diffusion
 import Models
 import Numerics
 import XCTest
@@ -56,15 +57,22 @@ final class UNetTests: XCTestCase {
         XCTAssertLessThan(worst, 2e-2, "worst at \(worstWhere)")
     }
 
-    func testUntrainedModelPredictsZeroNoiseAndShapes() {
+    /// conv_out starts at zero: v̂ = 0, so ε̂ = √(1−ᾱ_t)·x_t (and x̂_0 = √ᾱ_t·x_t).
+    func testUntrainedModelPredictsZeroVelocity() {
         var rng = RandomGenerator(seed: 4)
         let unet = UNet(config: TinyDiffusion.unetConfig, rng: &rng)
         let x = Tensor(randomNormal: [3, 12, 16, 16], rng: &rng)
-        let eps = unet.forward(x, timesteps: [0, 500, 999], context: Tensor(randomNormal: [3, 16, 8], rng: &rng),
-                               mask: KeyPaddingMask(lengths: [16, 2, 9], keys: 16),
-                               pooled: Tensor(randomNormal: [3, 8], rng: &rng))
-        XCTAssertEqual(eps.shape, [3, 12, 16, 16])
-        XCTAssertEqual(eps.data.map(abs).max(), 0, "conv_out starts at zero")
+        let (context, pooled) = (Tensor(randomNormal: [3, 16, 8], rng: &rng), Tensor(randomNormal: [3, 8], rng: &rng))
+        let mask = KeyPaddingMask(lengths: [16, 2, 9], keys: 16)
+        let v = unet.forwardVelocity(x, timesteps: [0, 500, 999], context: context, mask: mask, pooled: pooled)
+        XCTAssertEqual(v.shape, [3, 12, 16, 16])
+        XCTAssertEqual(v.data.map(abs).max(), 0)
+        let eps = unet.forward(x, timesteps: [0, 500, 999], context: context, mask: mask, pooled: pooled)
+        let schedule = NoiseSchedule()
+        for (i, t) in [0, 500, 999].enumerated() {
+            let k = Float((1 - schedule.alphaBar(at: t)).squareRoot())
+            XCTAssertEqual(eps.data[i * 3072 + 5], k * x.data[i * 3072 + 5], accuracy: 1e-6)
+        }
     }
 
     /// Changing one item's text or timestep changes only that item's prediction.

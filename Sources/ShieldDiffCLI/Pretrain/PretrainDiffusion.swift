@@ -8,7 +8,7 @@ import Models
 struct PretrainDiffusion: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diffusion",
-        abstract: "Train the text-conditioned denoiser (ε-prediction) with the mini-CLIP text tower frozen."
+        abstract: "Train the text-conditioned denoiser (v-prediction loss, ε interface) with the mini-CLIP text tower frozen."
     )
 
     @Option(help: "Optimizer steps.")
@@ -71,16 +71,16 @@ struct PretrainDiffusion: ParsableCommand {
         say(String(format: "diffusion: %d parameters, %.1f MFLOP/image forward; %d steps of batch %d on %d workers, seed %llu",
                    trainer.model.unet.store.count, config.model.forwardFlops() / 1e6, steps, batchSize, workers, seed))
         let start = Date()
-        var window = (mse: 0.0, loss: 0.0, count: 0)
+        var window = (loss: 0.0, count: 0)
         try trainer.train { s in
-            window = (window.mse + Double(s.mse), window.loss + Double(s.loss), window.count + 1)
+            window = (window.loss + Double(s.loss), window.count + 1)
             if s.step % logEvery == 0 || s.step == steps {
                 let elapsed = Date().timeIntervalSince(start)
                 let rate = Double(s.step) / elapsed
-                say(String(format: "step %5d/%d  loss %.4f  mse %.4f  |g| %.3f  lr %.2e  %.2f steps/s  %.0fs  ETA %.0fs",
-                           s.step, steps, window.loss / Double(window.count), window.mse / Double(window.count),
+                say(String(format: "step %5d/%d  v-loss %.4f  |g| %.3f  lr %.2e  %.2f steps/s  %.0fs  ETA %.0fs",
+                           s.step, steps, window.loss / Double(window.count),
                            s.gradNorm, s.learningRate, rate, elapsed, Double(steps - s.step) / rate))
-                window = (0, 0, 0)
+                window = (0, 0)
             }
             if saveEvery > 0, s.step % saveEvery == 0, s.step < steps {
                 do { try trainer.save(to: url) } catch { say("warning: could not write \(url.path): \(error)") }
