@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Retrains the shipped base models and copies their weights into Sources/Models/Weights,
 # where the package bundles them as the embedded default.
-#   scripts/pretrain.sh [MODEL...]     (default: every model)
+#   scripts/pretrain.sh [MODEL...]     (models: clip detector diffusion; default: all three)
 # Each model trains with its command's defaults (the shipped run); extra flags for one model
-# go in e.g. CLIP_FLAGS="--steps 100" or DETECTOR_FLAGS=... The clip run alone needs about
-# 8 minutes on 2 idle cores.
+# go in e.g. CLIP_FLAGS="--steps 100", DETECTOR_FLAGS=..., DIFFUSION_FLAGS=...
+# The diffusion model is conditioned on the clip text tower in Sources/Models/Weights, so it
+# trains after clip. On 2 cores: clip ~8 min, detector ~2 min, diffusion ~45 min.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-known=(clip detector)
+known=(clip detector diffusion)
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=("${known[@]}")
 
 swift build -c release --product shielddiff
 bin="$(swift build -c release --show-bin-path)/shielddiff"
+weights="$PWD/Sources/Models/Weights"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -23,7 +25,10 @@ for model in "${models[@]}"; do
         *) echo "pretrain.sh: unknown model '$model' (known: ${known[*]})" >&2; exit 2 ;;
     esac
     flags_var="$(echo "$model" | tr '[:lower:]' '[:upper:]')_FLAGS"
+    extra=()
+    # The bundle inside .build may hold an older clip than the one just trained: name the file.
+    [ "$model" = diffusion ] && extra=(--clip "$weights/clip.safetensors")
     # shellcheck disable=SC2086
-    (cd "$work" && "$bin" pretrain "$model" --out "$model.safetensors" ${!flags_var:-})
-    cp "$work/$model.safetensors" "Sources/Models/Weights/$model.safetensors"
+    (cd "$work" && "$bin" pretrain "$model" --out "$model.safetensors" "${extra[@]}" ${!flags_var:-})
+    cp "$work/$model.safetensors" "$weights/$model.safetensors"
 done

@@ -7,7 +7,7 @@ import Numerics
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the project's hot paths.",
-        subcommands: [BenchNumerics.self, BenchWire.self]
+        subcommands: [BenchNumerics.self, BenchWire.self, BenchDenoiser.self, BenchSampler.self]
     )
 }
 

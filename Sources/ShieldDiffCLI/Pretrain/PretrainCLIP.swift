@@ -74,8 +74,3 @@ struct PretrainCLIP: ParsableCommand {
         }
     }
 }
-
-/// One line to standard output, written at once so that progress shows up through a pipe.
-private func say(_ line: String) {
-    FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}

@@ -4,6 +4,6 @@ import ArgumentParser
 struct Pretrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pretrain the world's base models on the data distribution.",
-        subcommands: [PretrainCLIP.self, PretrainDetector.self]
+        subcommands: [PretrainCLIP.self, PretrainDetector.self, PretrainDiffusion.self]
     )
 }

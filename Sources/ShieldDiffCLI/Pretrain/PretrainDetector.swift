@@ -57,7 +57,7 @@ struct PretrainDetector: ParsableCommand {
         config.learningRate = learningRate
         config.warmupSteps = min(config.warmupSteps, steps / 10)
         let trainer = DetectorTrainer(config: config)
-        Self.say("unsafe detector: channels \(config.model.channels), \(trainer.detector.store.count) parameters, "
+        say("unsafe detector: channels \(config.model.channels), \(trainer.detector.store.count) parameters, "
                  + "\(steps) steps of batch \(batchSize), seed \(seed)")
         let start = Date()
         var recentLoss = 0.0, recentAccuracy = 0.0, recent = 0
@@ -65,7 +65,7 @@ struct PretrainDetector: ParsableCommand {
             (recentLoss, recentAccuracy, recent) = (recentLoss + Double(s.loss), recentAccuracy + Double(s.accuracy), recent + 1)
             guard s.step % logEvery == 0 || s.step == steps else { return }
             let elapsed = Date().timeIntervalSince(start)
-            Self.say(String(format: "step %5d/%d  loss %.4f  acc %.3f  |g| %.3f  lr %.2e  %.2f steps/s  %.0fs",
+            say(String(format: "step %5d/%d  loss %.4f  acc %.3f  |g| %.3f  lr %.2e  %.2f steps/s  %.0fs",
                             s.step, steps, recentLoss / Double(recent), recentAccuracy / Double(recent), s.gradNorm,
                             s.learningRate, Double(s.step) / elapsed, elapsed))
             (recentLoss, recentAccuracy, recent) = (0, 0, 0)
@@ -76,16 +76,11 @@ struct PretrainDetector: ParsableCommand {
             "detector.training": String(decoding: try JSONEncoder().encode(config), as: UTF8.self),
             "detector.train_seconds": String(format: "%.1f", seconds),
         ])
-        Self.say(String(format: "trained in %.1f s; wrote %@", seconds, url.path))
+        say(String(format: "trained in %.1f s; wrote %@", seconds, url.path))
         if evalRenders > 0 {
             for noise: Float in [0, 0.1] {
-                Self.say(DetectorEvaluation.evaluate(trainer.detector, seed: evalSeed, count: evalRenders, noise: noise).description)
+                say(DetectorEvaluation.evaluate(trainer.detector, seed: evalSeed, count: evalRenders, noise: noise).description)
             }
         }
-    }
-
-    /// One line to standard output, written at once so that progress shows up through a pipe.
-    private static func say(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 }

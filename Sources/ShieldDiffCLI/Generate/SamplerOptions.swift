@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Models
+import World
+
+/// The options `sample` and `eval` share: which model, and how it samples.
+struct SamplerOptions: ParsableArguments {
+    @Option(help: "Diffusion checkpoint (safetensors; default: the shipped Sources/Models/Weights/diffusion.safetensors).")
+    var checkpoint: String?
+
+    @Option(help: "Seed; image i draws its noise from RandomGenerator(seed).split(i).")
+    var seed: UInt64 = 0
+
+    @Option(help: "DDIM steps N.")
+    var steps = SamplerConfig().steps
+
+    @Option(help: "Classifier-free guidance scale w.")
+    var guidance = SamplerConfig().guidance
+
+    @Option(help: "DDIM η (1: stochastic, as RL samples; 0: deterministic).")
+    var eta = SamplerConfig().eta
+
+    @Option(help: "Images per batch.")
+    var batchSize = 64
+
+    @Option(help: "Threads a batch is split among (each with one BLAS thread).")
+    var workers = 2
+
+    func validate() throws {
+        guard steps >= 1 && steps <= 1000 else { throw ValidationError("--steps must be in 1...1000, got \(steps)") }
+        guard guidance.isFinite else { throw ValidationError("--guidance must be finite, got \(guidance)") }
+        guard eta >= 0 && eta.isFinite else { throw ValidationError("--eta must be ≥ 0, got \(eta)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
+    }
+
+    /// The sampler over the chosen checkpoint.
+    func makeSampler() throws -> Sampler {
+        let model = try DiffusionModel.load(from: checkpoint.map { URL(fileURLWithPath: $0) })
+        return Sampler(model: model, config: SamplerConfig(steps: steps, guidance: guidance, eta: eta), workers: workers)
+    }
+
+    /// Images for `prompts`, image i from the seed's split i, in batches.
+    func generate(_ sampler: Sampler, prompts: [Prompt], progress: (Int) -> Void = { _ in }) -> [Image] {
+        var images: [Image] = []
+        images.reserveCapacity(prompts.count)
+        for start in stride(from: 0, to: prompts.count, by: batchSize) {
+            let chunk = prompts[start..<min(start + batchSize, prompts.count)].map(\.text)
+            images += sampler.sample(prompts: chunk, seed: seed, firstIndex: start).images
+            progress(images.count)
+        }
+        return images
+    }
+}
+
+/// A prompts file or a set that cannot be used.
+struct PromptSourceError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The prompts of a file, with its line errors named by file and line.
+func readPromptsFile(_ path: String) throws -> [Prompt] {
+    let contents: String
+    do {
+        contents = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        throw PromptSourceError(description: "cannot read prompts file \(path): \(error.localizedDescription)")
+    }
+    do {
+        let prompts = try PromptFile.parse(contents)
+        guard !prompts.isEmpty else { throw PromptSourceError(description: "\(path): no prompts") }
+        return prompts
+    } catch let error as PromptFile.LineError {
+        throw PromptSourceError(description: "\(path): \(error)")
+    }
+}

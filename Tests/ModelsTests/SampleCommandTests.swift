@@ -1,0 +1,88 @@
+import Foundation
+import Models
+import XCTest
+
+/// Runs the real `shielddiff` binary (built beside the test bundle) with a tiny checkpoint.
+final class SampleCommandTests: XCTestCase {
+    private var work: URL!
+
+    override func setUpWithError() throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("sample-cli-\(getpid())-\(name.hashValue)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try TinyDiffusion.model().save(to: work.appendingPathComponent("tiny.safetensors"))
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: work)
+    }
+
+    func testSampleWritesImagesGridAndRecords() throws {
+        let prompts = work.appendingPathComponent("prompts.txt")
+        try (TinyDiffusion.prompts.joined(separator: "\n") + "\n").write(to: prompts, atomically: true, encoding: .utf8)
+        let out = work.appendingPathComponent("out")
+        let run = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", out.path, "--checkpoint",
+                                  work.appendingPathComponent("tiny.safetensors").path, "--steps", "2", "--seed", "7",
+                                  "--workers", "1"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        for i in 0..<4 {
+            let png = try Data(contentsOf: out.appendingPathComponent(String(format: "%05d.png", i)))
+            XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "image \(i) is a PNG")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("00004.png").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("grid.png").path))
+        let lines = try String(contentsOf: out.appendingPathComponent("samples.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+        XCTAssertEqual(lines.count, 4)
+        for (i, line) in lines.enumerated() {
+            let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            XCTAssertEqual(record["index"] as? Int, i)
+            XCTAssertEqual(record["prompt"] as? String, TinyDiffusion.prompts[i])
+            XCTAssertEqual(record["seed"] as? Int, 7)
+            let truth = record["ground_truth"] as? [String: Any]
+            XCTAssertNotNil(truth?["striped"] as? Bool, "line \(i) has the ground truth: \(line)")
+        }
+    }
+
+    func testMalformedPromptLineIsNamed() throws {
+        let prompts = work.appendingPathComponent("bad.txt")
+        try "\(TinyDiffusion.prompts[0])\na small red circle on the lft on a gray background\n"
+            .write(to: prompts, atomically: true, encoding: .utf8)
+        let run = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", work.appendingPathComponent("o").path,
+                                  "--checkpoint", work.appendingPathComponent("tiny.safetensors").path, "--steps", "1"])
+        XCTAssertNotEqual(run.status, 0)
+        XCTAssertTrue(run.stderr.contains("line 2"), run.stderr)
+        XCTAssertTrue(run.stderr.contains("lft"), run.stderr)
+    }
+
+    func testTinyPretrainRunWritesALoadableModel() throws {
+        let out = work.appendingPathComponent("pretrained.safetensors")
+        let run = try shielddiff(["pretrain", "diffusion", "--steps", "2", "--batch-size", "4", "--channels", "8",
+                                  "--inner-channels", "16", "--log-every", "1", "--out", out.path])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("step     2/2"), run.stdout)
+        let model = try DiffusionModel.load(from: out)
+        XCTAssertEqual(model.unet.config.channels, 8)
+        XCTAssertEqual(model.textEncoder.config, MiniCLIP.Config().text, "conditioned on the shipped text tower")
+    }
+
+    private func shielddiff(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        // On Linux the test bundle's URL is the build products directory; on macOS the .xctest
+        // bundle sits inside it.
+        let bundle = Bundle(for: SampleCommandTests.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("shielddiff") }
+        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            XCTFail("no shielddiff binary at \(candidates.map(\.path)); build the package first")
+            return (-1, "", "")
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let (out, err) = (Pipe(), Pipe())
+        (process.standardOutput, process.standardError) = (out, err)
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+}
