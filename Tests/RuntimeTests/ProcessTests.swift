@@ -50,7 +50,9 @@ final class ProcessTests: XCTestCase {
 
     func testKilledActorDoesNotStopTheLearnerAndRejoinsWithCurrentWeights() throws {
         let config = try startRun("actorkill", extra: "updates: 0\n")
-        run.waitUntil("a few updates") { run.latestVersion() >= 4 }
+        run.waitUntil("both actors joined and a few updates") {
+            run.log("actor-0").contains("installed v") && run.log("actor-1").contains("installed v") && run.latestVersion() >= 4
+        }
         run.signal("actor-0", SIGKILL)
         XCTAssertNotNil(run.waitForExit(run.processes["actor-0"]!))
         // The learner forgets the silent actor and keeps updating with the other one.
