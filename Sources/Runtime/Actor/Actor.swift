@@ -45,6 +45,9 @@ public final class Actor {
     private var reconnectAt: ContinuousClock.Instant?
     private var nextBatchID: UInt64 = 0
     private var inFlight: [UInt64: ContinuousClock.Instant] = [:]
+    /// Slots held back after the learner rejected a batch as overloaded, with their release times.
+    private var delayedSlots: [ContinuousClock.Instant] = []
+    private var overloadBackoff = Duration.milliseconds(20)
     private var rewards: [UInt64: PendingReward] = [:]
     private var counters = ActorCounters()
     private var rejections = RejectionCounters()
@@ -182,8 +185,9 @@ public final class Actor {
         socketsChanged = true
         welcomed = false
         mailbox.lostLearner()
-        for _ in inFlight { mailbox.freeSlot() }
+        for _ in 0..<(inFlight.count + delayedSlots.count) { mailbox.freeSlot() }
         inFlight.removeAll()
+        delayedSlots.removeAll()
         reconnectAt = now + delay
         reconnectDelay = min(reconnectDelay * 2, .milliseconds(config.reconnectDelayMaxMs))
     }
@@ -203,6 +207,8 @@ public final class Actor {
             send(.heartbeat(Heartbeat(policyVersion: snapshot.held, counters: counters.metrics(snapshot.counters, rejections))),
                  now: now)
         }
+        for release in delayedSlots where release <= now { mailbox.freeSlot() }
+        delayedSlots.removeAll { $0 <= now }
         for (batchID, sentAt) in inFlight where now - sentAt > deadAfter {
             inFlight[batchID] = nil
             counters.acksTimedOut += 1
@@ -269,6 +275,7 @@ public final class Actor {
             deadAfter = heartbeatInterval * Int(welcome.liveness)
             reconnectDelay = .milliseconds(config.reconnectDelayMs)
             inFlight.removeAll()
+            delayedSlots.removeAll()
             rewards.removeAll()
             mailbox.welcome(maxInFlight: Int(welcome.maxInFlightBatches))
             log.info("welcomed by run \(welcome.runID) at v\(welcome.policyVersion)")
@@ -277,7 +284,17 @@ public final class Actor {
             mailbox.offer(weights, afterWelcome: expectWeightsAfterWelcome)
             expectWeightsAfterWelcome = false
         case let .batchAck(ack):
-            if inFlight.removeValue(forKey: ack.batchID) != nil { mailbox.freeSlot() }
+            if inFlight.removeValue(forKey: ack.batchID) != nil {
+                // A learner whose buffer is full gets no new batch from this slot for a while
+                // (doubling up to one heartbeat interval), so a fast sampler does not spin.
+                if ack.reason.contains("overloaded") {
+                    delayedSlots.append(now + overloadBackoff)
+                    overloadBackoff = min(overloadBackoff * 2, heartbeatInterval)
+                } else {
+                    overloadBackoff = .milliseconds(20)
+                    mailbox.freeSlot()
+                }
+            }
             counters.trajectoriesAccepted += Int(ack.accepted)
             counters.trajectoriesRejected += Int(ack.rejected)
             if ack.rejected > 0 { log.limited("ack-rejected", "batch \(ack.batchID): \(ack.rejected) rejected: \(ack.reason)") }

@@ -46,6 +46,10 @@ public final class Learner {
     let metrics: MetricsWriter
     let checkpoints: CheckpointFolder
     private(set) var broker: RewardBroker!
+    private let stopRequested = ManagedFlag()
+    /// The endpoints as bound, with `*` ports resolved (e.g. `tcp://127.0.0.1:*` → the port
+    /// the system chose), for peers started after the learner.
+    public let boundEndpoints: RunConfig.Endpoints
 
     var phase = Phase.running
     var version: UInt64
@@ -94,6 +98,12 @@ public final class Learner {
         frontend = try EnvelopeSocket(context, .router, bind: e.rewardFrontend, sender: "learner")
         backend = try EnvelopeSocket(context, .router, bind: e.rewardBackend, sender: "learner")
         let wakeEndpoint = "inproc://learner-wake-\(UInt64.random(in: .min ... .max))"
+        var bound = RunConfig.Endpoints()
+        bound.control = try control.socket.lastEndpoint
+        bound.weights = try publisher.socket.lastEndpoint
+        bound.rewardFrontend = try frontend.socket.lastEndpoint
+        bound.rewardBackend = try backend.socket.lastEndpoint
+        boundEndpoints = bound
         wake = try ZMQSocket(context, type: .pair)
         try wake.bind(wakeEndpoint)
         updater = UpdateThread(model: model, context: context, wakeEndpoint: wakeEndpoint)
@@ -103,9 +113,12 @@ public final class Learner {
         }
         broker.policyVersion = version
         updater.start()
-        log.info("run \(runID): version \(version), control \(e.control), weights \(e.weights), " +
-                 "reward \(e.rewardFrontend) / \(e.rewardBackend)")
+        log.info("run \(runID): version \(version), control \(bound.control), weights \(bound.weights), " +
+                 "reward \(bound.rewardFrontend) / \(bound.rewardBackend)")
     }
+
+    /// Asks `run()` to end the run as a supervisor's TERMINATE would (from any thread).
+    public func stop() { stopRequested.set() }
 
     /// Serves until the run ends (the configured updates are done, a supervisor's TERMINATE,
     /// SIGINT/SIGTERM, or the parent's death); returns after the final checkpoint.
@@ -182,8 +195,10 @@ public final class Learner {
             }
         }
         broker.tick(now: now)
-        if phase == .running, StopSignal.requested || StopSignal.orphaned(parentPID: parentPID) {
-            beginTermination(reason: StopSignal.requested ? "signal" : "parent process died", now: now)
+        if phase == .running {
+            if StopSignal.requested { beginTermination(reason: "signal", now: now) }
+            else if stopRequested.isSet { beginTermination(reason: "stop requested", now: now) }
+            else if StopSignal.orphaned(parentPID: parentPID) { beginTermination(reason: "parent process died", now: now) }
         }
         startUpdateIfReady(now: now)
         if case let .draining(deadline) = phase, !updateRunning {

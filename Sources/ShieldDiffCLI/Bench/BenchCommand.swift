@@ -7,7 +7,7 @@ import Numerics
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the project's hot paths.",
-        subcommands: [BenchNumerics.self, BenchWire.self, BenchDenoiser.self, BenchSampler.self]
+        subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchDenoiser.self, BenchSampler.self]
     )
 }
 
@@ -84,6 +84,58 @@ struct BenchWire: ParsableCommand {
     func run() throws {
         printTable(wireBenchmark(trajectories: trajectories, steps: steps, latentSize: latentSize,
                                  iterations: iterations), reference: nil)
+    }
+}
+
+/// The runtime's transport: learner ingest over tcp loopback, and weight broadcast latency.
+struct BenchTransport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transport",
+        abstract: "Trajectories/s a learner ingests from replaying actors, and the time until 8 actors hold a new version."
+    )
+
+    @Option(help: "Replay actors (threads with their own sockets) feeding the learner.")
+    var actors = 2
+
+    @Option(help: "Trajectories per replayed batch.")
+    var trajectories = 32
+
+    @Option(help: "DDIM steps per trajectory.")
+    var steps = 10
+
+    @Option(help: "Floats per latent.")
+    var latentSize = 3072
+
+    @Option(help: "Batches each replay actor keeps in flight.")
+    var window = 2
+
+    @Option(help: "Seconds the ingest rate is measured (after 0.5 s of warm-up).")
+    var seconds = 3.0
+
+    @Option(help: "Actors receiving the weight broadcasts.")
+    var broadcastActors = 8
+
+    @Option(help: "Trainable floats per broadcast version (a LoRA of realistic size).")
+    var weightFloats = 262_144
+
+    @Option(help: "Versions timed in the broadcast benchmark (one every 100 ms).")
+    var versions = 20
+
+    func validate() throws {
+        guard actors >= 1, trajectories >= 1, (1...1000).contains(steps), latentSize >= 1, window >= 1, seconds > 0 else {
+            throw ValidationError("--actors, --trajectories, --latent-size, --window must be ≥ 1, --steps in 1...1000, --seconds > 0")
+        }
+        guard broadcastActors >= 1, weightFloats >= 2, versions >= 1 else {
+            throw ValidationError("--broadcast-actors and --versions must be ≥ 1, --weight-floats ≥ 2")
+        }
+    }
+
+    func run() throws {
+        var figures = [try ingestBenchmark(actors: actors, trajectories: trajectories, steps: steps, latentSize: latentSize,
+                                           window: window, seconds: seconds)]
+        figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
+                                          interval: .milliseconds(100))
+        printTable(figures, reference: nil)
     }
 }
 
