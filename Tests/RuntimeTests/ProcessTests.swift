@@ -101,8 +101,10 @@ final class ProcessTests: XCTestCase {
         run = try RunHarness("sigterm")
         let config = try run.writeConfig("updates: 0\n")
         let supervisor = try run.start("train", ["train", "--config", config])
-        run.waitUntil("a few updates and the supervisor welcomed") {
-            run.latestVersion() >= 3 && run.log("train").contains("supervisor supervisor")
+        run.waitUntil("a few updates, both actors and the supervisor welcomed") {
+            let log = run.log("train")
+            return run.latestVersion() >= 3 && log.contains("supervisor supervisor")
+                && log.contains("actor-0] installed v") && log.contains("actor-1] installed v")
         }
         let children = Self.childPIDs(in: run.log("train"))
         XCTAssertEqual(children.count, 4, run.log("train"))
@@ -111,7 +113,7 @@ final class ProcessTests: XCTestCase {
         for pid in children { XCTAssertNotEqual(kill(pid, 0), 0, "child \(pid) still running") }
         let log = run.log("train")
         XCTAssertTrue(log.contains("the learner acknowledged TERMINATE"), log)
-        for name in ["actor-0", "actor-1", "reward-0"] { XCTAssertTrue(log.contains("\(name)] TERMINATE"), name) }
+        for name in ["actor-0", "actor-1", "reward-0"] { XCTAssertTrue(log.contains("\(name)] TERMINATE"), "\(name):\n\(log)") }
         let final = try XCTUnwrap(Self.number(after: "ending the run \\(signal\\) at version ", in: log))
         let checkpoints = try FileManager.default.contentsOfDirectory(atPath: run.directory.path + "/run/checkpoints")
         XCTAssertTrue(checkpoints.contains { Int($0.dropFirst("checkpoint-v".count).prefix(12)) ?? 0 >= final }, "\(checkpoints)")

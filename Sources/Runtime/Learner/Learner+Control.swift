@@ -113,6 +113,7 @@ extension Learner {
     /// Validates a batch against lag, version and model shape, buffers what fits, and acks.
     private func ingest(_ batch: TrajectoryBatch, from identity: [UInt8], now: ContinuousClock.Instant) {
         var accepted = 0
+        var sawStale = false
         var reasons: [(String, Int)] = []
         func reject(_ reason: String) {
             if let index = reasons.firstIndex(where: { $0.0 == reason }) { reasons[index].1 += 1 } else { reasons.append((reason, 1)) }
@@ -124,6 +125,7 @@ extension Learner {
                 stats.rejected["future", default: 0] += 1
             } else if Int(version - held) > config.maxPolicyLag {
                 reject("stale: lag \(version - held) > max_policy_lag \(config.maxPolicyLag)")
+                sawStale = true
                 stats.rejected["stale", default: 0] += 1
             } else if let why = spec.incompatibility(of: trajectory) {
                 reject(why)
@@ -144,6 +146,9 @@ extension Learner {
         let ack = BatchAck(batchID: batch.batchID, accepted: UInt32(accepted),
                            rejected: UInt32(batch.trajectories.count - accepted), reason: reason, policyVersion: version)
         sendControl(.batchAck(ack), to: identity, now: now)
+        // Stale trajectories mean the actor missed the broadcasts (e.g. published before its
+        // SUB connected) and, busy sending batches, sends no heartbeat that would show it.
+        if sawStale { sendWeights(to: identity, now: now, force: false) }
         if !reasons.isEmpty { log.limited("batch-rejected", "batch \(batch.batchID) of \(batch.actorID): \(reason)") }
     }
 

@@ -41,6 +41,7 @@ public final class Supervisor {
     private var shutdownDeadline: ContinuousClock.Instant?
     private var learnerFinishedCleanly = false
     private var lastStats: Stats?
+    private var stragglersSignalled = false
 
     /// A supervisor that starts `executable` (this binary) with the config file `configPath`;
     /// `resume`: the learner's first start resumes from the newest checkpoint too.
@@ -72,6 +73,9 @@ public final class Supervisor {
                     return learnerFinishedCleanly ? 0 : 1
                 }
                 if now >= deadline { killRemaining() }
+                else if !stragglersSignalled, children.first(where: { $0.role == .learner })?.pid == nil {
+                    signalStragglers()
+                }
             } else {
                 for index in children.indices {
                     if let restartAt = children[index].restartAt, now >= restartAt { try start(index) }
@@ -128,6 +132,17 @@ public final class Supervisor {
             return
         }
         kill(learner, SIGTERM)  // not connected: the learner's own signal path runs the same dialog
+    }
+
+    /// Once the learner has ended, a child still running never got its TERMINATE (it was
+    /// not connected at the time): SIGTERM makes it stop at once instead of at the deadline.
+    private func signalStragglers() {
+        stragglersSignalled = true
+        for child in children {
+            guard let pid = child.pid else { continue }
+            log.info("\(child.name) (pid \(pid)) still running after the learner ended: SIGTERM")
+            kill(pid, SIGTERM)
+        }
     }
 
     private func killRemaining() {

@@ -152,12 +152,14 @@ final class RunHarness {
         if let process = processes[name], process.isRunning { kill(process.processIdentifier, signal) }
     }
 
-    /// Kills whatever is still running and removes the folder.
+    /// Kills whatever is still running and removes the folder (kept when $SHIELDDIFF_KEEP_RUNS is set).
     func tearDown() {
         for process in processes.values where process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try? FileManager.default.removeItem(at: directory)
+        if ProcessInfo.processInfo.environment["SHIELDDIFF_KEEP_RUNS"] == nil {
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 }
