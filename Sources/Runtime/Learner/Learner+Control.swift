@@ -37,7 +37,6 @@ extension Learner {
         switch envelope.payload {
         case let .heartbeat(heartbeat):
             guard isActor else { break }
-            peers[identity]!.heldVersion = heartbeat.policyVersion
             if heartbeat.policyVersion < version { sendWeights(to: identity, now: now, force: false) }
         case .stats where isActor:
             break
@@ -87,8 +86,7 @@ extension Learner {
             peers[other] = nil
             log.info("\(peer.instanceID) reconnected with a new connection; its old entry is forgotten")
         }
-        peers[identity] = Peer(instanceID: hello.instanceID, role: hello.role, lastHeard: now, lastSent: now,
-                               heldVersion: hello.policyVersion)
+        peers[identity] = Peer(instanceID: hello.instanceID, role: hello.role, lastHeard: now, lastSent: now)
         let welcome = Welcome(runID: runID, policyVersion: version,
                               heartbeatIntervalMilliseconds: UInt32(config.heartbeatIntervalMs),
                               liveness: UInt32(config.liveness), configDigest: config.configDigest,
