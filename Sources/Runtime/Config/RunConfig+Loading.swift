@@ -124,13 +124,11 @@ extension RunConfig {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// Every key with its meaning, allowed values and default, for `--help`.
+    /// Every key with its default, then its meaning and allowed values, for `--help`.
     public static var keyHelp: String {
         let defaults = RunConfig()
-        let width = fields.map(\.key.count).max() ?? 0
         return fields.map { field in
-            field.key.padding(toLength: width, withPad: " ", startingAt: 0)
-                + "  \(field.help); \(field.expected); default \(yamlQuoted(field.current(defaults)))"
+            "\(field.key) = \(yamlQuoted(field.current(defaults)))\n    \(field.help); \(field.expected)"
         }.joined(separator: "\n")
     }
 

@@ -37,7 +37,6 @@ extension Learner {
         switch envelope.payload {
         case let .heartbeat(heartbeat):
             guard isActor else { break }
-            peers[identity]!.heldVersion = heartbeat.policyVersion
             if heartbeat.policyVersion < version { sendWeights(to: identity, now: now, force: false) }
         case .stats where isActor:
             break
@@ -87,8 +86,7 @@ extension Learner {
             peers[other] = nil
             log.info("\(peer.instanceID) reconnected with a new connection; its old entry is forgotten")
         }
-        peers[identity] = Peer(instanceID: hello.instanceID, role: hello.role, lastHeard: now, lastSent: now,
-                               heldVersion: hello.policyVersion)
+        peers[identity] = Peer(instanceID: hello.instanceID, role: hello.role, lastHeard: now, lastSent: now)
         let welcome = Welcome(runID: runID, policyVersion: version,
                               heartbeatIntervalMilliseconds: UInt32(config.heartbeatIntervalMs),
                               liveness: UInt32(config.liveness), configDigest: config.configDigest,
@@ -113,6 +111,7 @@ extension Learner {
     /// Validates a batch against lag, version and model shape, buffers what fits, and acks.
     private func ingest(_ batch: TrajectoryBatch, from identity: [UInt8], now: ContinuousClock.Instant) {
         var accepted = 0
+        var sawStale = false
         var reasons: [(String, Int)] = []
         func reject(_ reason: String) {
             if let index = reasons.firstIndex(where: { $0.0 == reason }) { reasons[index].1 += 1 } else { reasons.append((reason, 1)) }
@@ -124,6 +123,7 @@ extension Learner {
                 stats.rejected["future", default: 0] += 1
             } else if Int(version - held) > config.maxPolicyLag {
                 reject("stale: lag \(version - held) > max_policy_lag \(config.maxPolicyLag)")
+                sawStale = true
                 stats.rejected["stale", default: 0] += 1
             } else if let why = spec.incompatibility(of: trajectory) {
                 reject(why)
@@ -144,6 +144,9 @@ extension Learner {
         let ack = BatchAck(batchID: batch.batchID, accepted: UInt32(accepted),
                            rejected: UInt32(batch.trajectories.count - accepted), reason: reason, policyVersion: version)
         sendControl(.batchAck(ack), to: identity, now: now)
+        // Stale trajectories mean the actor missed the broadcasts (e.g. published before its
+        // SUB connected) and, busy sending batches, sends no heartbeat that would show it.
+        if sawStale { sendWeights(to: identity, now: now, force: false) }
         if !reasons.isEmpty { log.limited("batch-rejected", "batch \(batch.batchID) of \(batch.actorID): \(reason)") }
     }
 

@@ -17,7 +17,6 @@ public final class Learner {
         let role: Role
         var lastHeard: ContinuousClock.Instant
         var lastSent: ContinuousClock.Instant
-        var heldVersion: UInt64
         var weightsSent: (version: UInt64, at: ContinuousClock.Instant)?
         var terminateAcked = false
     }

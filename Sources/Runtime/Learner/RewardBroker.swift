@@ -97,8 +97,6 @@ public final class RewardBroker {
     public var liveWorkers: Int { workers.count }
     /// Requests waiting for a worker.
     public var queued: Int { queue.count }
-    /// Requests held by workers.
-    public var outstanding: Int { tickets.count - queue.count }
     /// True when every welcomed worker acknowledged TERMINATE.
     public var allWorkersTerminated: Bool { workers.values.allSatisfy(\.terminateAcked) }
 

@@ -85,7 +85,7 @@ final class RunHarness {
         let life = restarts[name, default: 0]
         restarts[name] = life + 1
         let log = directory.appendingPathComponent(life == 0 ? "\(name).log" : "\(name).\(life).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
