@@ -4,7 +4,9 @@
 #   scripts/pretrain.sh [MODEL...]     (default: every model; extra flags go in *_FLAGS)
 # Each model trains with its command's defaults (the shipped run) unless e.g.
 # CLIP_FLAGS="--steps 100" is set. The clip run alone needs about 8 minutes on 2 idle cores.
-# The diffusion model is conditioned on the shipped clip's text tower, so it trains after it.
+# The diffusion model is conditioned on the shipped clip's text tower, so it trains after it,
+# in two stages of 5,000 steps: a fresh start (seed 0, lr 1e-3), then a second cosine cycle
+# from its weights on fresh data (seed 1, lr 5e-4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +29,10 @@ for model in "${models[@]}"; do
         diffusion)
             # shellcheck disable=SC2086
             (cd "$work" && "$bin" pretrain diffusion --clip "$root/Sources/Models/Weights/clip.safetensors" \
-                --out diffusion.safetensors ${DIFFUSION_FLAGS:-})
+                --out diffusion-stage1.safetensors ${DIFFUSION_FLAGS:-})
+            # shellcheck disable=SC2086
+            (cd "$work" && "$bin" pretrain diffusion --init-from diffusion-stage1.safetensors --seed 1 \
+                --learning-rate 5e-4 --out diffusion.safetensors ${DIFFUSION_FLAGS:-})
             cp "$work/diffusion.safetensors" Sources/Models/Weights/diffusion.safetensors
             ;;
         *)

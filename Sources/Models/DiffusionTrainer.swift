@@ -70,13 +70,21 @@ public final class DiffusionTrainer {
     private let root: RandomGenerator
 
     /// A fresh denoiser conditioned on `clip`'s (frozen) text tower.
-    public init(config: DiffusionTrainingConfig, clip: MiniCLIP) {
+    public convenience init(config: DiffusionTrainingConfig, clip: MiniCLIP) {
+        var rng = RandomGenerator(seed: config.seed).split(0x0E7)
+        self.init(config: config, continuing: DiffusionModel(textFrom: clip, unet: config.model, rng: &rng))
+    }
+
+    /// Trains `model` further (a later stage from an earlier stage's checkpoint); its denoiser's
+    /// architecture must be `config.model`.
+    public init(config: DiffusionTrainingConfig, continuing model: DiffusionModel) {
         precondition(config.steps > 0 && config.batchSize >= config.workers && config.workers >= 1 && config.warmupSteps >= 0,
                      "DiffusionTrainer: steps > 0, 1 ≤ workers ≤ batch size, warmup ≥ 0")
+        precondition(model.unet.config == config.model, "DiffusionTrainer: the model's architecture differs from config.model")
         self.config = config
+        self.model = model
         root = RandomGenerator(seed: config.seed)
-        var rng = root.split(0x0E7)
-        model = DiffusionModel(textFrom: clip, unet: config.model, rng: &rng)
+        var rng = RandomGenerator(seed: 0)  // replica values are overwritten before every step
         replicas = [model.unet] + (1..<config.workers).map { _ in UNet(config: config.model, rng: &rng) }
         optimizer = AdamW(model.unet.store,
                           config: .init(learningRate: config.learningRate, weightDecay: config.weightDecay,
