@@ -51,9 +51,9 @@ public struct DiffusionStepStats: Sendable {
 /// Pretrains a `DiffusionModel`'s denoiser on fresh data-distribution pairs, with the text
 /// tower frozen. The loss is the plain MSE of the network's velocity v̂ against
 /// v = √ᾱ·ε − √(1−ᾱ)·x_0 (see `UNet`), unweighted over uniform t: in ε terms that weights each
-/// t by 1/ᾱ_t, so the high-noise steps that decide the layout (where the object is, its size)
-/// count as much as x_0 errors — ε-MSE, with or without min-SNR clamping, gives them almost no
-/// weight (ε ≈ x_t there), and a first try with it left positions at chance after 2,000 steps.
+/// t by 1/ᾱ_t, so at the high-noise steps that decide the layout (where the object is, its size)
+/// x_0 errors count fully, where ε-MSE, with or without min-SNR clamping, gives them almost no
+/// weight (ε ≈ x_t there). Min-SNR weighting is therefore not used.
 ///
 /// Step k's batch is pairs k·B ..< (k+1)·B of `DataDistribution.pair(seed:index:)`; its
 /// timesteps, noise and prompt dropout come from `RandomGenerator(seed).split(tag).split(k)`,

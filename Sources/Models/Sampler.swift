@@ -4,7 +4,7 @@ import Numerics
 import World
 
 /// How images are sampled; the defaults are the shipped sampler (chosen by measurement, see
-/// Sources/Models/Weights/DIFFUSION.md).
+/// Sources/Models/Weights/README.md).
 public struct SamplerConfig: Codable, Sendable, Equatable {
     /// N: DDIM steps.
     public var steps = 10
