@@ -51,9 +51,9 @@ public struct DiffusionStepStats: Sendable {
 /// Pretrains a `DiffusionModel`'s denoiser on fresh data-distribution pairs, with the text
 /// tower frozen. The loss is the plain MSE of the network's velocity v̂ against
 /// v = √ᾱ·ε − √(1−ᾱ)·x_0 (see `UNet`), unweighted over uniform t: in ε terms that weights each
-/// t by 1/ᾱ_t, so the high-noise steps that decide the layout (where the object is, its size)
-/// count as much as x_0 errors — ε-MSE, with or without min-SNR clamping, gives them almost no
-/// weight (ε ≈ x_t there), and a first try with it left positions at chance after 2,000 steps.
+/// t by 1/ᾱ_t, so at the high-noise steps that decide the layout (where the object is, its size)
+/// x_0 errors count fully, where ε-MSE, with or without min-SNR clamping, gives them almost no
+/// weight (ε ≈ x_t there). Min-SNR weighting is therefore not used.
 ///
 /// Step k's batch is pairs k·B ..< (k+1)·B of `DataDistribution.pair(seed:index:)`; its
 /// timesteps, noise and prompt dropout come from `RandomGenerator(seed).split(tag).split(k)`,
@@ -70,13 +70,21 @@ public final class DiffusionTrainer {
     private let root: RandomGenerator
 
     /// A fresh denoiser conditioned on `clip`'s (frozen) text tower.
-    public init(config: DiffusionTrainingConfig, clip: MiniCLIP) {
+    public convenience init(config: DiffusionTrainingConfig, clip: MiniCLIP) {
+        var rng = RandomGenerator(seed: config.seed).split(0x0E7)
+        self.init(config: config, continuing: DiffusionModel(textFrom: clip, unet: config.model, rng: &rng))
+    }
+
+    /// Trains `model` further (a later stage from an earlier stage's checkpoint); its denoiser's
+    /// architecture must be `config.model`.
+    public init(config: DiffusionTrainingConfig, continuing model: DiffusionModel) {
         precondition(config.steps > 0 && config.batchSize >= config.workers && config.workers >= 1 && config.warmupSteps >= 0,
                      "DiffusionTrainer: steps > 0, 1 ≤ workers ≤ batch size, warmup ≥ 0")
+        precondition(model.unet.config == config.model, "DiffusionTrainer: the model's architecture differs from config.model")
         self.config = config
+        self.model = model
         root = RandomGenerator(seed: config.seed)
-        var rng = root.split(0x0E7)
-        model = DiffusionModel(textFrom: clip, unet: config.model, rng: &rng)
+        var rng = RandomGenerator(seed: 0)  // replica values are overwritten before every step
         replicas = [model.unet] + (1..<config.workers).map { _ in UNet(config: config.model, rng: &rng) }
         optimizer = AdamW(model.unet.store,
                           config: .init(learningRate: config.learningRate, weightDecay: config.weightDecay,

@@ -4,12 +4,12 @@ import Numerics
 import World
 
 /// How images are sampled; the defaults are the shipped sampler (chosen by measurement, see
-/// Sources/Models/Weights/DIFFUSION.md).
+/// Sources/Models/Weights/README.md).
 public struct SamplerConfig: Codable, Sendable, Equatable {
     /// N: DDIM steps.
     public var steps = 10
     /// w: classifier-free guidance scale (1: the conditional model alone).
-    public var guidance: Float = 3
+    public var guidance: Float = 2
     /// η: 1 is the stochastic policy RL needs; 0 is deterministic DDIM (no log-probs).
     public var eta: Double = 1
 

@@ -63,6 +63,15 @@ final class SampleCommandTests: XCTestCase {
         let model = try DiffusionModel.load(from: out)
         XCTAssertEqual(model.unet.config.channels, 8)
         XCTAssertEqual(model.textEncoder.config, MiniCLIP.Config().text, "conditioned on the shipped text tower")
+        // A second stage continues from the first one's weights and architecture.
+        let stage2 = work.appendingPathComponent("stage2.safetensors")
+        let next = try shielddiff(["pretrain", "diffusion", "--init-from", out.path, "--steps", "1", "--batch-size", "4",
+                                   "--seed", "1", "--out", stage2.path])
+        XCTAssertEqual(next.status, 0, next.stderr)
+        let continued = try DiffusionModel.load(from: stage2)
+        XCTAssertEqual(continued.unet.config, model.unet.config)
+        XCTAssertEqual(Array(continued.textStore.values), Array(model.textStore.values))
+        XCTAssertNotEqual(Array(continued.unet.store.values), Array(model.unet.store.values))
     }
 
     private func shielddiff(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -35,6 +35,9 @@ struct PretrainDiffusion: ParsableCommand {
     @Option(help: "mini-CLIP checkpoint whose text tower conditions the denoiser (default: the shipped clip.safetensors).")
     var clip: String?
 
+    @Option(help: "Continue from this diffusion checkpoint (a later training stage): its text tower and denoiser, whose architecture overrides --channels and --inner-channels; --clip is then not used.")
+    var initFrom: String?
+
     @Option(help: "Print a progress line every this many steps.")
     var logEvery = 50
 
@@ -55,6 +58,7 @@ struct PretrainDiffusion: ParsableCommand {
         guard logEvery > 0 else { throw ValidationError("--log-every must be positive, got \(logEvery)") }
         guard saveEvery >= 0 else { throw ValidationError("--save-every must not be negative, got \(saveEvery)") }
         guard !out.isEmpty else { throw ValidationError("--out must name a file") }
+        guard initFrom == nil || clip == nil else { throw ValidationError("--init-from brings its own text tower; do not give --clip too") }
     }
 
     func run() throws {
@@ -65,8 +69,14 @@ struct PretrainDiffusion: ParsableCommand {
         (config.model.channels, config.model.innerChannels) = (channels, innerChannels)
         config.model.timeDim = 4 * channels
         config.model.sinusoidDim = channels
-        let clipModel = try MiniCLIP.load(from: clip.map { URL(fileURLWithPath: $0) })
-        let trainer = DiffusionTrainer(config: config, clip: clipModel)
+        let trainer: DiffusionTrainer
+        if let initFrom {
+            let model = try DiffusionModel.load(from: URL(fileURLWithPath: initFrom))
+            config.model = model.unet.config
+            trainer = DiffusionTrainer(config: config, continuing: model)
+        } else {
+            trainer = DiffusionTrainer(config: config, clip: try MiniCLIP.load(from: clip.map { URL(fileURLWithPath: $0) }))
+        }
         let url = URL(fileURLWithPath: out)
         say(String(format: "diffusion: %d parameters, %.1f MFLOP/image forward; %d steps of batch %d on %d workers, seed %llu",
                    trainer.model.unet.store.count, config.model.forwardFlops() / 1e6, steps, batchSize, workers, seed))
