@@ -53,10 +53,16 @@ let package = Package(
             dependencies: ["ZMQ", "Wire", "Numerics", "World", "Checkpoint",
                            .product(name: "Yams", package: "Yams")]
         ),
+        // The runtime's model-facing roles on the world's models: LoRA policy, content-safe
+        // reward, DDPO learner, and loading a fine-tuned checkpoint.
+        .target(
+            name: "FineTuning",
+            dependencies: ["Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "Diffusion", "World"]
+        ),
         .executableTarget(
             name: "ShieldDiffCLI",
             dependencies: [
-                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models", "Runtime",
+                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models", "Runtime", "FineTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,5 +78,7 @@ let package = Package(
         .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint"]),
+        .testTarget(name: "FineTuningTests",
+                    dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World"]),
     ]
 )

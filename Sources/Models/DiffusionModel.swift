@@ -54,22 +54,27 @@ public final class DiffusionModel {
             source = shipped
         }
         do {
-            let file = try SafeTensorsFile(contentsOf: source)
-            let extras = CheckpointExtras(metadata: file.metadata)
-            let unetConfig = try extras.json(UNet.Config.self, forKey: unetConfigKey)
-            let textConfig = try extras.json(TextEncoder.Config.self, forKey: textConfigKey)
-            var rng = RandomGenerator(seed: 0)  // every value is overwritten by the restore
-            let textStore = ParameterStore(reserve: 1 << 17)
-            let text = TextEncoder(textStore, name: "text", config: textConfig, rng: &rng)
-            let unet = UNet(config: unetConfig, rng: &rng)
-            let parts = file.tensors.keys.filter { !$0.hasPrefix(CheckpointExtras.extraPrefix) }
-            let textNames = parts.filter { $0.hasPrefix("text.") }
-            try textStore.restore(from: SafeTensorsFile(tensors: file.tensors.filter { textNames.contains($0.key) }))
-            try unet.store.restore(from: SafeTensorsFile(tensors: file.tensors.filter { !textNames.contains($0.key) }))
-            return DiffusionModel(textStore: textStore, textEncoder: text, unet: unet)
+            return try DiffusionModel(file: SafeTensorsFile(contentsOf: source))
         } catch {
             throw .checkpoint(path: source.path, error)
         }
+    }
+
+    /// The model in a diffusion checkpoint already read (`unet.*`, `text.*` and both
+    /// architectures in the metadata); `extra/` tensors are ignored.
+    public convenience init(file: SafeTensorsFile) throws(CheckpointError) {
+        let extras = CheckpointExtras(metadata: file.metadata)
+        let unetConfig = try extras.json(UNet.Config.self, forKey: DiffusionModel.unetConfigKey)
+        let textConfig = try extras.json(TextEncoder.Config.self, forKey: DiffusionModel.textConfigKey)
+        var rng = RandomGenerator(seed: 0)  // every value is overwritten by the restore
+        let textStore = ParameterStore(reserve: 1 << 17)
+        let text = TextEncoder(textStore, name: "text", config: textConfig, rng: &rng)
+        let unet = UNet(config: unetConfig, rng: &rng)
+        let parts = file.tensors.keys.filter { !$0.hasPrefix(CheckpointExtras.extraPrefix) }
+        let textNames = Set(parts.filter { $0.hasPrefix("text.") })
+        try textStore.restore(from: SafeTensorsFile(tensors: file.tensors.filter { textNames.contains($0.key) }))
+        try unet.store.restore(from: SafeTensorsFile(tensors: file.tensors.filter { !textNames.contains($0.key) }))
+        self.init(textStore: textStore, textEncoder: text, unet: unet)
     }
 
     /// Writes both parts and both architectures (plus `metadata`) to `url`, atomically.

@@ -88,22 +88,22 @@ public final class UNet {
     public let config: Config
     /// Every parameter of the denoiser, names prefixed `unet.`.
     public let store: ParameterStore
-    private let time: TimeEmbedding
-    private let convIn: Conv2d
+    let time: TimeEmbedding
+    let convIn: Conv2d
     private let position: ParameterStore.Parameter  // pos: (c1, side, side)
-    private let res1: ResidualBlock
-    private let cross1: AttentionBlock
+    let res1: ResidualBlock
+    let cross1: AttentionBlock
     private let pool = AvgPool2x()
-    private let res2: ResidualBlock
-    private let self2: AttentionBlock
-    private let cross2: AttentionBlock
-    private let mid: ResidualBlock
+    let res2: ResidualBlock
+    let self2: AttentionBlock
+    let cross2: AttentionBlock
+    let mid: ResidualBlock
     private let up = Upsample2x()
-    private let res3: ResidualBlock
-    private let cross3: AttentionBlock
+    let res3: ResidualBlock
+    let cross3: AttentionBlock
     private let normOut: GroupNorm
     private let actOut = SiLU()
-    private let convOut: Conv2d
+    let convOut: Conv2d
     private let schedule = NoiseSchedule()
     private var epsCoefficients: [(x: Float, v: Float)]?  // (B): ε̂ = x·√(1−ᾱ) + v̂·√ᾱ per item
 

@@ -26,6 +26,11 @@ final class TimeEmbedding {
         pooledProjection = Linear(store, name: "\(name).pooled", inFeatures: pooledDim, outFeatures: dim, rng: &rng)
     }
 
+    /// Stops the weight gradients of every layer (a frozen base under LoRA adapters).
+    func freeze() {
+        for layer in [time1, time2, pooledProjection] { layer.frozen = true }
+    }
+
     /// timesteps: (B) training-step indices as floats, pooled: (B, Dp) → temb: (B, dim).
     func forward(timesteps: [Float], pooled: Tensor) -> Tensor {
         precondition(pooled.shape.first == timesteps.count, "TimeEmbedding: pooled \(pooled.shape) for \(timesteps.count) timesteps")

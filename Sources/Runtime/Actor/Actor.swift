@@ -286,10 +286,11 @@ public final class Actor {
         case let .batchAck(ack):
             if inFlight.removeValue(forKey: ack.batchID) != nil {
                 // A learner whose buffer is full gets no new batch from this slot for a while
-                // (doubling up to one heartbeat interval), so a fast sampler does not spin.
+                // (doubling up to the liveness window), so a fast sampler does not spend the
+                // learner's CPU on batches that will be refused again.
                 if ack.reason.contains("overloaded") {
                     delayedSlots.append(now + overloadBackoff)
-                    overloadBackoff = min(overloadBackoff * 2, heartbeatInterval)
+                    overloadBackoff = min(overloadBackoff * 2, deadAfter)
                 } else {
                     overloadBackoff = .milliseconds(20)
                     mailbox.freeSlot()

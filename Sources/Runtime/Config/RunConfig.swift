@@ -41,7 +41,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// Fraction of each trajectory's steps trained on per pass.
         public var timestepFraction = 1.0
         /// Classifier-free guidance scale w.
-        public var guidance = 5.0
+        public var guidance = 2.0
         /// DDIM sampling steps N.
         public var steps = 10
         /// DDIM η (> 0 makes every step a Gaussian policy).

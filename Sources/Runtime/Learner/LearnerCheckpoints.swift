@@ -18,7 +18,7 @@ public struct LearnerCheckpoint: Equatable, Sendable {
     public var metadata: [String: String]
 
     /// Runtime metadata keys; the model's keys are stored under `modelPrefix`.
-    static let versionKey = "runtime.version", runIDKey = "runtime.run_id",
+    public static let versionKey = "runtime.version", runIDKey = "runtime.run_id",
                trainedKey = "runtime.trajectories_trained", modelPrefix = "model."
 
     /// The safetensors file of this checkpoint, with `extra` metadata (e.g. the config).
@@ -32,7 +32,7 @@ public struct LearnerCheckpoint: Equatable, Sendable {
     }
 
     /// Reads a checkpoint back from its file.
-    init(file: SafeTensorsFile, source: String) throws(CheckpointError) {
+    public init(file: SafeTensorsFile, source: String) throws(CheckpointError) {
         guard let versionText = file.metadata[Self.versionKey], let version = UInt64(versionText), version >= 1,
               let runID = file.metadata[Self.runIDKey],
               let trainedText = file.metadata[Self.trainedKey], let trained = Int(trainedText) else {

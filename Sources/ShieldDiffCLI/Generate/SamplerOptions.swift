@@ -1,11 +1,12 @@
 import ArgumentParser
+import FineTuning
 import Foundation
 import Models
 import World
 
 /// The options `sample` and `eval` share: which model, and how it samples.
 struct SamplerOptions: ParsableArguments {
-    @Option(help: "Diffusion checkpoint (safetensors; default: the shipped Sources/Models/Weights/diffusion.safetensors).")
+    @Option(help: "Diffusion checkpoint, or a learner checkpoint of a fine-tuning run (runs/*/checkpoints/checkpoint-v*.safetensors; its adapters are merged); default: the shipped Sources/Models/Weights/diffusion.safetensors.")
     var checkpoint: String?
 
     @Option(help: "Seed; image i draws its noise from RandomGenerator(seed).split(i).")
@@ -36,7 +37,7 @@ struct SamplerOptions: ParsableArguments {
 
     /// The sampler over the chosen checkpoint.
     func makeSampler() throws -> Sampler {
-        let model = try DiffusionModel.load(from: checkpoint.map { URL(fileURLWithPath: $0) })
+        let model = try FineTunedModel.load(from: checkpoint.map { URL(fileURLWithPath: $0) })
         return Sampler(model: model, config: SamplerConfig(steps: steps, guidance: guidance, eta: eta), workers: workers)
     }
 

@@ -1,0 +1,24 @@
+import RL
+import Runtime
+
+extension DDPOConfig {
+    /// The DDPO hyperparameters of a run (`hyperparameters.*`); the optimizer step takes the
+    /// gradient of a whole update's batch, as DDPO accumulates over its sample batch.
+    public init(run config: RunConfig) {
+        self.init()
+        let h = config.hyperparameters
+        learningRate = Float(h.lr)
+        weightDecay = Float(h.weightDecay)
+        maxGradNorm = Float(h.maxGradNorm)
+        clipRange = Float(h.clipEpsilon)
+        advantageClip = Float(h.advClip)
+        buffer = h.buffer
+        minCount = h.minCount
+        innerEpochs = h.innerEpochs
+        timestepFraction = h.timestepFraction
+        guidance = Float(h.guidance)
+        eta = h.eta
+        steps = h.steps
+        trajectoriesPerStep = config.trajectoriesPerUpdate
+    }
+}

@@ -1,0 +1,84 @@
+import Diffusion
+import Models
+import Numerics
+import RL
+import World
+
+/// The policy ShieldDiff fine-tunes: the world's text-to-image model with its base weights
+/// frozen and LoRA adapters of rank r on every attention projection (the default), or the
+/// whole denoiser when r = 0. Actors and the learner both build one, so they sample and score
+/// through the same code (`RL.GuidedNoise`, `Diffusion.DDIMStep`).
+public final class DiffusionPolicy: NoisePredictor {
+    /// The model; with LoRA its UNet carries the adapters.
+    public let model: DiffusionModel
+    /// LoRA rank r; 0 trains the full denoiser.
+    public let loraRank: Int
+    /// The trainable parameters: the adapters, or `model.unet.store`.
+    public let trainable: ParameterStore
+    /// (C, H, W) of one latent.
+    public static let latentShape = [12, 16, 16]
+    private var conditioningCache: [String: Conditioning] = [:]
+
+    /// Wraps `model`; adapters (if `loraRank` > 0) are drawn from `seed`, B = 0 so the
+    /// policy starts equal to the base model.
+    public init(model: DiffusionModel, loraRank: Int, seed: UInt64) {
+        precondition(loraRank >= 0, "DiffusionPolicy: LoRA rank must be ≥ 0, got \(loraRank)")
+        (self.model, self.loraRank) = (model, loraRank)
+        if loraRank > 0 {
+            trainable = ParameterStore(reserve: 1 << 16)
+            var rng = RandomGenerator(seed: seed).split(0x10AA)
+            model.unet.attachLoRA(trainable, rank: loraRank, rng: &rng)
+        } else {
+            trainable = model.unet.store
+        }
+    }
+
+    public func predictNoise(_ x: Tensor, timesteps: [Int], conditioning: Conditioning) -> Tensor {
+        model.unet.forward(x, timesteps: timesteps.map(Float.init), context: conditioning.tokens,
+                           mask: conditioning.mask, pooled: conditioning.pooled)
+    }
+
+    public func backwardNoise(_ dEps: Tensor) {
+        model.unet.backward(dEps)
+    }
+
+    /// The frozen text tower's conditioning of `prompts` (cached per prompt: the tower never
+    /// changes, and actors and the learner see the same prompts again and again).
+    public func conditioning(_ prompts: [String]) -> Conditioning {
+        let missing = Array(Set(prompts.filter { conditioningCache[$0] == nil }))
+        if !missing.isEmpty {
+            let encoded = model.encode(missing)
+            let rows = Conditioning(tokens: encoded.tokens, mask: encoded.mask, pooled: encoded.pooled)
+            for (i, prompt) in missing.enumerated() { conditioningCache[prompt] = rows.row(i) }
+        }
+        return Conditioning(concatenating: prompts.map { conditioningCache[$0]! })
+    }
+
+    /// ∅: the null prompt as one row.
+    public var null: Conditioning { conditioning([Prompt.nullText]) }
+
+    /// The trainable parameters by name (what WEIGHTS carries).
+    public var trainableTensors: [String: Tensor] {
+        Dictionary(uniqueKeysWithValues: trainable.parameters.map { ($0.name, trainable.tensor($0)) })
+    }
+
+    /// Replaces every trainable parameter; throws naming the first missing, unexpected or
+    /// misshapen tensor and changes nothing in that case.
+    public func load(trainable tensors: [String: Tensor]) throws(PolicyError) {
+        let expected = Set(trainable.parameters.map(\.name))
+        if let extra = tensors.keys.sorted().first(where: { !expected.contains($0) }) {
+            throw PolicyError("unexpected trainable tensor '\(extra)' (the policy has \(expected.count), LoRA rank \(loraRank))")
+        }
+        for p in trainable.parameters {
+            guard let t = tensors[p.name] else { throw PolicyError("missing trainable tensor '\(p.name)'") }
+            guard t.shape == p.shape else { throw PolicyError("'\(p.name)' has shape \(t.shape), the policy needs \(p.shape)") }
+        }
+        for p in trainable.parameters { trainable.set(p, tensors[p.name]!) }
+    }
+}
+
+/// A mismatch between given weights and the policy.
+public struct PolicyError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,100 @@
+import Checkpoint
+import Diffusion
+import Foundation
+import Models
+import Numerics
+import RL
+import Runtime
+import Wire
+
+/// The learner's `PolicyLearner`: `RL.DDPOLearner` (per-prompt advantages, PPO-clip over the
+/// denoising steps with guidance, AdamW) on a `DiffusionPolicy`.
+///
+/// Its checkpoint is self-contained: the base denoiser and text tower (`unet.*`, `text.*`, with
+/// their architectures), the adapters (`lora.*`), the optimizer, the RNG and the per-prompt
+/// statistics, so `FineTunedModel.load` can rebuild the fine-tuned model from it alone.
+public final class DiffusionPolicyLearner: PolicyLearner {
+    /// Metadata keys of the model's part of a learner checkpoint.
+    static let loraRankKey = "lora_rank", adamStepKey = "adam.step", rngKey = "rng", statsKey = "per_prompt_stats"
+    private static let adamM = "adam.m", adamV = "adam.v"
+
+    /// The policy being trained.
+    public let policy: DiffusionPolicy
+    private let ddpo: DDPOLearner
+    private let steps: Int
+
+    /// The shipped model, wrapped and trained as `config` asks.
+    public convenience init(config: RunConfig) throws {
+        let h = config.hyperparameters
+        try self.init(policy: DiffusionPolicy(model: try DiffusionModel.load(), loraRank: h.loraRank, seed: config.seed),
+                      ddpo: DDPOConfig(run: config), seed: config.seed)
+    }
+
+    /// Trains `policy` with the DDPO hyperparameters `ddpo`.
+    public init(policy: DiffusionPolicy, ddpo config: DDPOConfig, seed: UInt64) throws {
+        self.policy = policy
+        steps = config.steps
+        ddpo = try DDPOLearner(predictor: policy, nullConditioning: policy.null, latentShape: DiffusionPolicy.latentShape,
+                               config: config, seed: seed)
+    }
+
+    public var trainable: [String: Tensor] { policy.trainableTensors }
+
+    public var trajectorySpec: TrajectorySpec {
+        TrajectorySpec(timesteps: NoiseSchedule().samplingTimesteps(steps).map { UInt32($0) },
+                       latentSize: DiffusionPolicy.latentShape.reduce(1, *))
+    }
+
+    public func update(_ trajectories: [Wire.Trajectory]) throws -> [String: Double] {
+        let conditioning = policy.conditioning(trajectories.map(\.prompt))
+        let batch = trajectories.enumerated().map { i, t in
+            DDPOTrajectory(prompt: t.prompt, conditioning: conditioning.row(i), timesteps: t.timesteps.map { Int($0) },
+                           latents: t.latents, logProbs: t.logProbs, reward: t.reward)
+        }
+        return try ddpo.update(batch).dictionary
+    }
+
+    public func checkpointState() -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let model = policy.model
+        var tensors: [String: Tensor] = [:]
+        for store in [model.unet.store, model.textStore] + (policy.loraRank > 0 ? [policy.trainable] : []) {
+            for p in store.parameters { tensors[p.name] = store.tensor(p) }
+        }
+        let state = ddpo.optimizer.state
+        tensors[Self.adamM] = Tensor(shape: [state.m.count], data: state.m)
+        tensors[Self.adamV] = Tensor(shape: [state.v.count], data: state.v)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var metadata = [Self.loraRankKey: String(policy.loraRank), Self.adamStepKey: String(state.step),
+                        Self.rngKey: String(decoding: (try? encoder.encode(ddpo.rng.state)) ?? Data(), as: UTF8.self),
+                        Self.statsKey: ddpo.tracker.jsonString()]
+        metadata[DiffusionModel.unetConfigKey] = String(decoding: (try? encoder.encode(model.unet.config)) ?? Data(), as: UTF8.self)
+        metadata[DiffusionModel.textConfigKey] = String(decoding: (try? encoder.encode(model.textEncoder.config)) ?? Data(), as: UTF8.self)
+        return (tensors, metadata)
+    }
+
+    public func restore(tensors: [String: Tensor], metadata: [String: String]) throws {
+        guard metadata[Self.loraRankKey] == String(policy.loraRank) else {
+            throw PolicyError("checkpoint has LoRA rank \(metadata[Self.loraRankKey] ?? "none"), the run is configured with \(policy.loraRank)")
+        }
+        guard let m = tensors[Self.adamM], let v = tensors[Self.adamV],
+              let stepText = metadata[Self.adamStepKey], let step = Int(stepText),
+              let rngText = metadata[Self.rngKey],
+              let words = try? JSONDecoder().decode([UInt64].self, from: Data(rngText.utf8)),
+              let rng = RandomGenerator(state: words),
+              let statsText = metadata[Self.statsKey], let tracker = try? PromptStatTracker(json: statsText)
+        else { throw PolicyError("checkpoint lacks or garbles \(Self.adamM)/\(Self.adamV)/\(Self.adamStepKey)/\(Self.rngKey)/\(Self.statsKey)") }
+        // Check every tensor of every store before changing any.
+        let model = policy.model
+        let stores = [model.unet.store, model.textStore] + (policy.loraRank > 0 ? [policy.trainable] : [])
+        for store in stores {
+            for p in store.parameters {
+                guard let t = tensors[p.name] else { throw PolicyError("checkpoint lacks '\(p.name)'") }
+                guard t.shape == p.shape else { throw PolicyError("'\(p.name)' has shape \(t.shape) in the checkpoint, the model needs \(p.shape)") }
+            }
+        }
+        try ddpo.optimizer.restore(AdamW.State(step: step, m: m.data, v: v.data))
+        for store in stores { for p in store.parameters { store.set(p, tensors[p.name]!) } }
+        (ddpo.rng, ddpo.tracker) = (rng, tracker)
+    }
+}

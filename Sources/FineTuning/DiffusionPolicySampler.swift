@@ -1,0 +1,47 @@
+import Diffusion
+import Models
+import Numerics
+import RL
+import Runtime
+import Wire
+import World
+
+/// The actor's `PolicySampler`: guided DDIM with η > 0 through `RL.DDPOSampler` (the path the
+/// learner scores with), from the shipped model plus the broadcast trainable weights.
+public final class DiffusionPolicySampler: PolicySampler {
+    private let policy: DiffusionPolicy
+    private let sampler: DDPOSampler
+
+    /// The shipped model wrapped as `config` asks (LoRA rank, steps, guidance, η).
+    public convenience init(config: RunConfig) throws {
+        let h = config.hyperparameters
+        self.init(policy: DiffusionPolicy(model: try DiffusionModel.load(), loraRank: h.loraRank, seed: config.seed),
+                  steps: h.steps, guidance: Float(h.guidance), eta: h.eta)
+    }
+
+    /// Samples from `policy` with N = `steps`, guidance w and η.
+    public init(policy: DiffusionPolicy, steps: Int, guidance: Float, eta: Double) {
+        self.policy = policy
+        sampler = DDPOSampler(guided: GuidedNoise(predictor: policy, null: policy.null, scale: guidance),
+                              schedule: NoiseSchedule(), steps: steps, eta: eta, latentShape: DiffusionPolicy.latentShape)
+    }
+
+    public func load(trainable: [String: Tensor], version: UInt64) throws {
+        try policy.load(trainable: trainable)
+    }
+
+    public func sample(prompts: [String], safePrompts: [String], seeds: [UInt64], version: UInt64)
+        -> (trajectories: [Wire.Trajectory], images: Tensor) {
+        let sampled = sampler.sample(prompts: prompts, conditioning: policy.conditioning(prompts), seeds: seeds,
+                                     reward: { Array(repeating: 0, count: $0.shape[0]) })
+        let finals = Tensor.stackBatch(sampled.map { t in
+            Tensor(shape: [1] + DiffusionPolicy.latentShape, data: Array(t.latents.data.suffix(t.latents.shape[1])))
+        })
+        let trajectories = sampled.indices.map { i in
+            Wire.Trajectory(prompt: prompts[i], safePrompt: safePrompts[i], seed: seeds[i], policyVersion: version,
+                            timesteps: sampled[i].timesteps.map { UInt32($0) }, latents: sampled[i].latents,
+                            logProbs: sampled[i].logProbs, reward: 0, alignment: 0, unsafeProbability: 0)
+        }
+        return (trajectories, imageBatch(Latents.decode(finals)))
+    }
+}
