@@ -84,11 +84,16 @@ final class DiffusionPolicyLearnerTests: XCTestCase {
         let state = trained.checkpointState()
         XCTAssertNotNil(state.tensors["adam.m"])
         XCTAssertTrue(state.tensors.keys.contains { $0.hasPrefix("unet.") } && state.tensors.keys.contains { $0.hasPrefix("text.") })
+        // Through the file, as a resumed run reads it.
+        let folder = CheckpointFolder(directory: try temporaryFolder(self, "resume"))
+        try folder.save(LearnerCheckpoint(version: 2, runID: "resume-test", trajectoriesTrained: 4, tensors: state.tensors,
+                                          metadata: state.metadata), keep: 1)
+        let file = try XCTUnwrap(try folder.latest()).checkpoint
 
         // A fresh learner whose adapters A were drawn differently: the restore must replace them.
         let resumed = try Fixture.learner(seed: 2)
         XCTAssertGreaterThan(maxAbsDifference(resumed.trainable, trained.trainable), 0)
-        try resumed.restore(tensors: state.tensors, metadata: state.metadata)
+        try resumed.restore(tensors: file.tensors, metadata: file.metadata)
         XCTAssertEqual(resumed.trainable, trained.trainable)
 
         // Same optimizer moments, RNG and reward statistics: the next update is the same.

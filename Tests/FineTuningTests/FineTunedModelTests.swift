@@ -30,6 +30,13 @@ final class FineTunedModelTests: XCTestCase {
         print("merged vs LoRA policy ε: \(mergedError); base vs LoRA policy ε: \(tuning)")
         XCTAssertLessThan(mergedError, 1e-4)
         XCTAssertGreaterThan(tuning, 10 * mergedError, "the update did not change ε measurably, so the check means little")
+        // Merged means the base weights alone carry the update: saved and reloaded without any
+        // adapter, the denoiser is still the fine-tuned one.
+        let saved = folder.appendingPathComponent("merged.safetensors")
+        try merged.save(to: saved)
+        let reloadedError = maxAbsDifference(eps(try DiffusionModel.load(from: saved)), policyEps)
+        print("merged, saved and reloaded vs LoRA policy ε: \(reloadedError)")
+        XCTAssertLessThan(reloadedError, 1e-4)
         // The text tower comes from the checkpoint too.
         XCTAssertEqual(merged.encode(Fixture.prompts).pooled, base.encode(Fixture.prompts).pooled)
     }
