@@ -8,17 +8,6 @@ import Glibc
 /// `shielddiff train` with the diffusion model as real processes (learner, two actors, a
 /// reward worker over ipc sockets of the test's own folder), then `eval` of its checkpoint.
 final class TrainProcessTests: XCTestCase {
-    private var running: [Process] = []
-
-    override func tearDown() {
-        // A process still running means a failed test: stop it (the supervisor stops its children).
-        for process in running where process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            if wait(process, timeout: 10) == nil { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
-        }
-        super.tearDown()
-    }
-
     func testTrainThreeUpdatesThenEvalTheCheckpoint() throws {
         // Short folder name: ipc endpoint paths are limited to ~100 bytes.
         let folder = URL(fileURLWithPath: "/tmp/sd-ft-\(getpid())-\(UInt16.random(in: .min ... .max))")
@@ -87,7 +76,13 @@ final class TrainProcessTests: XCTestCase {
         process.standardOutput = try logHandle("\(name).out", in: folder)
         process.standardError = try logHandle(name, in: folder)
         try process.run()
-        running.append(process)
+        // Still running at the end means a failed test: stop it (the supervisor stops its
+        // children) before the folder goes (teardown blocks run last-added first).
+        addTeardownBlock { [self] in
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGTERM)
+            if wait(process, timeout: 10) == nil { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        }
         return process
     }
 
