@@ -2,8 +2,7 @@ import RL
 import Runtime
 
 extension DDPOConfig {
-    /// The DDPO hyperparameters of a run (`hyperparameters.*`); the optimizer step takes the
-    /// gradient of a whole update's batch, as DDPO accumulates over its sample batch.
+    /// The DDPO hyperparameters of a run (`hyperparameters.*`).
     public init(run config: RunConfig) {
         self.init()
         let h = config.hyperparameters
@@ -19,6 +18,6 @@ extension DDPOConfig {
         guidance = Float(h.guidance)
         eta = h.eta
         steps = h.steps
-        trajectoriesPerStep = config.trajectoriesPerUpdate
+        trajectoriesPerStep = h.trajectoriesPerStep > 0 ? h.trajectoriesPerStep : config.trajectoriesPerUpdate
     }
 }

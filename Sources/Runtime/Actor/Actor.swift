@@ -44,9 +44,12 @@ public final class Actor {
     private var reconnectDelay: Duration
     private var reconnectAt: ContinuousClock.Instant?
     private var nextBatchID: UInt64 = 0
-    private var inFlight: [UInt64: ContinuousClock.Instant] = [:]
-    /// Slots held back after the learner rejected a batch as overloaded, with their release times.
-    private var delayedSlots: [ContinuousClock.Instant] = []
+    /// Unacknowledged batches: when each was sent, and its trajectories (resent if refused
+    /// as overloaded).
+    private var inFlight: [UInt64: (sentAt: ContinuousClock.Instant, trajectories: [Trajectory])] = [:]
+    /// Batches the learner refused as overloaded, each keeping its slot until it is resent at
+    /// its release time: sampling waits instead of producing batches that would be refused.
+    private var heldBatches: [(release: ContinuousClock.Instant, trajectories: [Trajectory])] = []
     private var overloadBackoff = Duration.milliseconds(20)
     private var rewards: [UInt64: PendingReward] = [:]
     private var counters = ActorCounters()
@@ -185,9 +188,9 @@ public final class Actor {
         socketsChanged = true
         welcomed = false
         mailbox.lostLearner()
-        for _ in 0..<(inFlight.count + delayedSlots.count) { mailbox.freeSlot() }
+        for _ in 0..<(inFlight.count + heldBatches.count) { mailbox.freeSlot() }
         inFlight.removeAll()
-        delayedSlots.removeAll()
+        heldBatches.removeAll()
         reconnectAt = now + delay
         reconnectDelay = min(reconnectDelay * 2, .milliseconds(config.reconnectDelayMaxMs))
     }
@@ -207,9 +210,10 @@ public final class Actor {
             send(.heartbeat(Heartbeat(policyVersion: snapshot.held, counters: counters.metrics(snapshot.counters, rejections))),
                  now: now)
         }
-        for release in delayedSlots where release <= now { mailbox.freeSlot() }
-        delayedSlots.removeAll { $0 <= now }
-        for (batchID, sentAt) in inFlight where now - sentAt > deadAfter {
+        let due = heldBatches.filter { $0.release <= now }
+        heldBatches.removeAll { $0.release <= now }
+        for held in due { sendBatch(held.trajectories, now: now) }
+        for (batchID, sent) in inFlight where now - sent.sentAt > deadAfter {
             inFlight[batchID] = nil
             counters.acksTimedOut += 1
             mailbox.freeSlot()
@@ -275,7 +279,7 @@ public final class Actor {
             deadAfter = heartbeatInterval * Int(welcome.liveness)
             reconnectDelay = .milliseconds(config.reconnectDelayMs)
             inFlight.removeAll()
-            delayedSlots.removeAll()
+            heldBatches.removeAll()
             rewards.removeAll()
             mailbox.welcome(maxInFlight: Int(welcome.maxInFlightBatches))
             log.info("welcomed by run \(welcome.runID) at v\(welcome.policyVersion)")
@@ -284,13 +288,14 @@ public final class Actor {
             mailbox.offer(weights, afterWelcome: expectWeightsAfterWelcome)
             expectWeightsAfterWelcome = false
         case let .batchAck(ack):
-            if inFlight.removeValue(forKey: ack.batchID) != nil {
-                // A learner whose buffer is full gets no new batch from this slot for a while
-                // (doubling up to the liveness window), so a fast sampler does not spend the
-                // learner's CPU on batches that will be refused again.
-                if ack.reason.contains("overloaded") {
-                    delayedSlots.append(now + overloadBackoff)
-                    overloadBackoff = min(overloadBackoff * 2, deadAfter)
+            if let sent = inFlight.removeValue(forKey: ack.batchID) {
+                // A batch refused whole by a full learner is kept and resent after a back-off
+                // (doubling up to one heartbeat interval); its slot stays taken, so sampling
+                // pauses instead of spending CPU on batches that would be refused too. The
+                // learner drops it as stale if it has meanwhile aged past max_policy_lag.
+                if ack.reason.contains("overloaded") && ack.accepted == 0 {
+                    heldBatches.append((now + overloadBackoff, sent.trajectories))
+                    overloadBackoff = min(overloadBackoff * 2, heartbeatInterval)
                 } else {
                     overloadBackoff = .milliseconds(20)
                     mailbox.freeSlot()
@@ -350,17 +355,7 @@ public final class Actor {
         for item in mailbox.takeOutbox() {
             switch item {
             case let .batch(trajectories):
-                nextBatchID += 1
-                let batch = TrajectoryBatch(actorID: instanceID, batchID: nextBatchID, trajectories: trajectories)
-                guard let control, welcomed, case .sent = (try? control.send(.trajectoryBatch(batch))) ?? .queueFull else {
-                    counters.batchesDropped += 1
-                    mailbox.freeSlot()
-                    continue
-                }
-                lastSent = now
-                inFlight[nextBatchID] = now
-                counters.batchesSent += 1
-                counters.trajectoriesSent += trajectories.count
+                sendBatch(trajectories, now: now)
             case let .reward(request):
                 rewards[request.requestID] = PendingReward(request: request, sentAt: now,
                                                            wait: .milliseconds(config.rewardTimeoutMs))
@@ -369,6 +364,22 @@ public final class Actor {
                 rewards[id] = nil
             }
         }
+    }
+
+    /// Sends a batch in its slot under a new batch id; a batch that cannot be sent is dropped
+    /// and frees its slot.
+    private func sendBatch(_ trajectories: [Trajectory], now: ContinuousClock.Instant) {
+        nextBatchID += 1
+        let batch = TrajectoryBatch(actorID: instanceID, batchID: nextBatchID, trajectories: trajectories)
+        guard let control, welcomed, case .sent = (try? control.send(.trajectoryBatch(batch))) ?? .queueFull else {
+            counters.batchesDropped += 1
+            mailbox.freeSlot()
+            return
+        }
+        lastSent = now
+        inFlight[nextBatchID] = (now, trajectories)
+        counters.batchesSent += 1
+        counters.trajectoriesSent += trajectories.count
     }
 
     private func resendReward(_ id: UInt64, now: ContinuousClock.Instant, first: Bool = false) {

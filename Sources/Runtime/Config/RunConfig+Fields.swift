@@ -48,6 +48,8 @@ extension RunConfig {
             fields.append(.number("hyperparameters.adv_clip", \.hyperparameters.advClip, "advantage clamp", 0...Double.infinity))
             fields.append(.int("hyperparameters.buffer", \.hyperparameters.buffer, "rewards kept per prompt", atLeast1))
             fields.append(.int("hyperparameters.min_count", \.hyperparameters.minCount, "rewards a prompt needs for its own statistics", atLeast1))
+            fields.append(.int("hyperparameters.trajectories_per_step", \.hyperparameters.trajectoriesPerStep,
+                               "trajectories whose gradients make one optimizer step (0 = the whole update)", atLeast0))
             fields.append(.int("hyperparameters.inner_epochs", \.hyperparameters.innerEpochs, "passes over each batch per update", atLeast1))
             fields.append(.number("hyperparameters.timestep_fraction", \.hyperparameters.timestepFraction, "fraction of steps trained per pass", 0...1))
             fields.append(.number("hyperparameters.guidance", \.hyperparameters.guidance, "classifier-free guidance scale", 0...Double.infinity))

@@ -36,6 +36,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var buffer = 16
         /// Rewards a prompt needs before its own statistics are used.
         public var minCount = 16
+        /// Trajectories whose gradients are accumulated into one optimizer step; 0 = the
+        /// whole update's batch (one step per pass).
+        public var trajectoriesPerStep = 0
         /// Passes over each batch per update.
         public var innerEpochs = 1
         /// Fraction of each trajectory's steps trained on per pass.

@@ -35,9 +35,10 @@ struct SamplerOptions: ParsableArguments {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
     }
 
-    /// The sampler over the chosen checkpoint.
-    func makeSampler() throws -> Sampler {
-        let model = try FineTunedModel.load(from: checkpoint.map { URL(fileURLWithPath: $0) })
+    /// The sampler over the chosen checkpoint (or `path`, when given; nil: the shipped model).
+    func makeSampler(checkpoint path: String?? = .none) throws -> Sampler {
+        let chosen = path ?? checkpoint
+        let model = try FineTunedModel.load(from: chosen.map { URL(fileURLWithPath: $0) })
         return Sampler(model: model, config: SamplerConfig(steps: steps, guidance: guidance, eta: eta), workers: workers)
     }
 
