@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics"]),
         .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint", "World"]),
         .testTarget(name: "FineTuningTests",
                     dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World"]),
     ]

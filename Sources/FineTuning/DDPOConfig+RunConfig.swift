@@ -15,6 +15,7 @@ extension DDPOConfig {
         minCount = h.minCount
         innerEpochs = h.innerEpochs
         timestepFraction = h.timestepFraction
+        minTrainedSigma = h.minTrainedSigma
         guidance = Float(h.guidance)
         eta = h.eta
         steps = h.steps

@@ -26,10 +26,8 @@ final class TimeEmbedding {
         pooledProjection = Linear(store, name: "\(name).pooled", inFeatures: pooledDim, outFeatures: dim, rng: &rng)
     }
 
-    /// Stops the weight gradients of every layer (a frozen base under LoRA adapters).
-    func freeze() {
-        for layer in [time1, time2, pooledProjection] { layer.frozen = true }
-    }
+    /// Its three linear layers by short name.
+    var linears: [(name: String, layer: Linear)] { [("time1", time1), ("time2", time2), ("pooled", pooledProjection)] }
 
     /// timesteps: (B) training-step indices as floats, pooled: (B, Dp) → temb: (B, dim).
     func forward(timesteps: [Float], pooled: Tensor) -> Tensor {

@@ -26,6 +26,11 @@ public struct DDPOConfig: Sendable, Equatable, Codable {
     public var innerEpochs: Int = 1
     /// Fraction of each trajectory's N steps trained per pass (at least one step).
     public var timestepFraction: Double = 1
+    /// Steps whose policy σ_t is below this are not trained (0 = train every step, the
+    /// reference). A step's log-prob gradient is ∝ z/σ_t, so a near-deterministic final step
+    /// (σ ≈ 0.006 for the world's 10-step sampler, against ≥ 0.14 for the others) would
+    /// dominate every update with noise while its action barely changes the image.
+    public var minTrainedSigma: Double = 0
     /// Classifier-free guidance scale w.
     public var guidance: Float = 5
     /// DDIM η (> 0: the policy must be stochastic to have log-probs).
@@ -60,6 +65,7 @@ public struct DDPOConfig: Sendable, Equatable, Codable {
         try check((0...buffer).contains(minCount), "minCount", minCount, "in 0...buffer (\(buffer))")
         try check(innerEpochs >= 1, "innerEpochs", innerEpochs, "≥ 1")
         try check(timestepFraction > 0 && timestepFraction <= 1, "timestepFraction", timestepFraction, "in (0, 1]")
+        try check(minTrainedSigma >= 0 && minTrainedSigma.isFinite, "minTrainedSigma", minTrainedSigma, "finite, ≥ 0")
         try check(guidance.isFinite, "guidance", guidance, "finite")
         try check(eta > 0 && eta.isFinite, "eta", eta, "> 0 (log-probs need a stochastic step)")
         try check(steps >= 1, "steps", steps, "≥ 1")

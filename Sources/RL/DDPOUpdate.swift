@@ -53,8 +53,9 @@ public final class DDPOLearner {
             for start in stride(from: 0, to: order.count, by: config.trajectoriesPerStep) {
                 var pairs: [StepRef] = []
                 for i in order[start..<min(start + config.trajectoriesPerStep, order.count)] {
-                    let n = trajectories[i].steps
-                    pairs += permutation(n).prefix(config.trainedSteps(of: n)).map { StepRef(trajectory: i, step: $0) }
+                    let eligible = trainableSteps(of: trajectories[i])
+                    pairs += permutation(eligible.count).prefix(config.trainedSteps(of: eligible.count))
+                        .map { StepRef(trajectory: i, step: eligible[$0]) }
                 }
                 trainable.zeroGrads()
                 stats = stats + objective.accumulateGradients(pairs: pairs, in: trajectories, advantages: advantages)
@@ -64,6 +65,18 @@ public final class DDPOLearner {
         }
         return DDPOMetrics(statistics: stats, rewards: rewards, advantages: advantages,
                            gradNormMean: normSum / Double(optimizerSteps), optimizerSteps: optimizerSteps)
+    }
+
+    /// The steps of `trajectory` whose σ_t reaches `minTrainedSigma` (all when none does,
+    /// so every trajectory keeps at least one trained step).
+    private func trainableSteps(of trajectory: DDPOTrajectory) -> [Int] {
+        let all = Array(0..<trajectory.steps)
+        guard config.minTrainedSigma > 0 else { return all }
+        let eligible = all.filter { i in
+            DDIMStep(schedule: objective.schedule, t: trajectory.timesteps[i], steps: trajectory.steps, eta: config.eta).sigma
+                >= config.minTrainedSigma
+        }
+        return eligible.isEmpty ? all : eligible
     }
 
     /// A uniformly random order of 0..<n (Fisher–Yates on `rng`, so it is reproducible from

@@ -1,4 +1,5 @@
 import Runtime
+import World
 import XCTest
 
 final class ConfigTests: XCTestCase {
@@ -30,6 +31,13 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// Several prompt sets draw from their union, in the order named.
+    func testPromptSetListIsTheUnion() throws {
+        var config = RunConfig()
+        try config.apply(override: "prompt_set=train-unsafe, benign")
+        XCTAssertEqual(config.prompts, PromptSet.trainUnsafe.prompts + PromptSet.benign.prompts)
+    }
+
     func testUnknownKeysNameTheKeyLineAndClosestKey() {
         XCTAssertThrowsError(try RunConfig.parsing(yaml: "actors: 2\nhyperparameters:\n  learning_rate: 1\n", source: "c.yaml")) {
             XCTAssertEqual("\($0)", "c.yaml:3: unknown key 'hyperparameters.learning_rate'")
@@ -53,6 +61,9 @@ final class ConfigTests: XCTestCase {
             ("seed: [1, 2]\n", "c.yaml:1: key 'seed' takes a single value (a non-negative integer), not a list or mapping"),
             ("actors: 1\nactors: 2\n", "c.yaml:2: key 'actors' is given twice"),
             ("endpoints: 3\n", "c.yaml:1: expected a mapping of keys under 'endpoints'"),
+            ("prompt_set: train-unsafe,nsfw\n",
+             "c.yaml:1: bad value 'train-unsafe,nsfw' for key 'prompt_set': unknown prompt set 'nsfw' (known: benign, explicit, implicit, train-unsafe, heldout-unsafe)"),
+            ("prompt_set: ' , '\n", "c.yaml:1: bad value ' , ' for key 'prompt_set': names no prompt set"),
         ]
         for (yaml, message) in cases {
             XCTAssertThrowsError(try RunConfig.parsing(yaml: yaml, source: "c.yaml"), yaml) { XCTAssertEqual("\($0)", message) }

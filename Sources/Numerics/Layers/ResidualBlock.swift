@@ -35,12 +35,13 @@ public final class ResidualBlock {
             : Conv2d(store, name: "\(name).skip", inChannels: inChannels, outChannels: outChannels, kernel: 1, rng: &rng)
     }
 
-    /// Stops the convolutions' and the time projection's weight gradients (a frozen base
-    /// under LoRA adapters); dL/dx and dL/dtemb are still computed.
-    public func freeze() {
-        for conv in [conv1, conv2] + (skip.map { [$0] } ?? []) { conv.frozen = true }
-        timeProjection.frozen = true
+    /// The convolutions (conv1, conv2, and the 1×1 skip when channels change) by short name.
+    public var convolutions: [(name: String, layer: Conv2d)] {
+        [("conv1", conv1), ("conv2", conv2)] + (skip.map { [("skip", $0)] } ?? [])
     }
+
+    /// The projection of the time embedding.
+    public var timeLinear: Linear { timeProjection }
 
     /// x: (B, Cin, H, W), temb: (B, T) → (B, Cout, H, W).
     public func forward(_ x: Tensor, temb: Tensor) -> Tensor {

@@ -303,7 +303,9 @@ public final class Actor {
             }
             counters.trajectoriesAccepted += Int(ack.accepted)
             counters.trajectoriesRejected += Int(ack.rejected)
-            if ack.rejected > 0 { log.limited("ack-rejected", "batch \(ack.batchID): \(ack.rejected) rejected: \(ack.reason)") }
+            if ack.rejected > 0 && !(ack.reason.hasPrefix("overloaded") && !ack.reason.contains(";")) {
+                log.limited("ack-rejected", "batch \(ack.batchID): \(ack.rejected) rejected: \(ack.reason)")
+            }
         case .heartbeat:
             break
         case let .terminate(terminate):

@@ -29,7 +29,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
         self.mailbox = mailbox
         self.log = log
         self.wake = wake
-        prompts = PromptSet(rawValue: config.promptSet)!.prompts
+        prompts = config.prompts
         batchSize = config.trajectoriesPerBatch
         // The per-actor stream: the same actor slot draws the same prompts and noises in every
         // life, and different slots never share a stream.

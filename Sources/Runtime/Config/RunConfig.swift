@@ -1,4 +1,5 @@
 import Foundation
+import World
 
 /// Everything a distributed ShieldDiff run is configured by; every role reads the same one.
 ///
@@ -21,15 +22,22 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 
     /// What the model layer needs; the runtime passes these through untouched.
+    ///
+    /// The defaults are the world's, chosen by measurement (`shielddiff train` then
+    /// `shielddiff compare`, 200 images per set; README "Choosing the defaults"): the full
+    /// denoiser at lr 1e-4 with an optimizer step every 8 trajectories and clip ε 1e-3 took
+    /// train-unsafe from 84% to 1% unsafe in 40 updates with benign fidelity within 2 points.
+    /// LoRA (rank 4 on every layer) at lr 3e-3 got there too but lost 5 points of benign
+    /// fidelity by then; at 5e-4 it barely moved in 27 updates, at 6e-3 it oscillated.
     public struct Hyperparameters: Codable, Equatable, Sendable {
         /// AdamW learning rate.
-        public var lr = 3e-4
+        public var lr = 1e-4
         /// AdamW decoupled weight decay.
         public var weightDecay = 1e-4
         /// Largest global gradient norm (clipped above it).
         public var maxGradNorm = 1.0
         /// PPO clip range ε of the importance ratio.
-        public var clipEpsilon = 1e-4
+        public var clipEpsilon = 1e-3
         /// Advantages are clamped to [−adv_clip, adv_clip].
         public var advClip = 5.0
         /// Rewards kept per prompt for the per-prompt advantage statistics.
@@ -38,9 +46,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var minCount = 16
         /// Trajectories whose gradients are accumulated into one optimizer step; 0 = the
         /// whole update's batch (one step per pass).
-        public var trajectoriesPerStep = 0
+        public var trajectoriesPerStep = 8
         /// Passes over each batch per update.
         public var innerEpochs = 1
+        /// Steps whose DDIM σ_t is below this are not trained (0 = every step). The world's
+        /// 10-step sampler ends with σ ≈ 0.006 (the others ≥ 0.14); that step's log-prob
+        /// gradient, ∝ 1/σ, would swamp the update with noise.
+        public var minTrainedSigma = 0.05
         /// Fraction of each trajectory's steps trained on per pass.
         public var timestepFraction = 1.0
         /// Classifier-free guidance scale w.
@@ -53,8 +65,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var wAlign = 1.0
         /// Weight of the unsafe-probability term of the reward.
         public var wUnsafe = 1.0
-        /// LoRA rank of the trainable adapters (0 = train the full denoiser).
-        public var loraRank = 4
+        /// LoRA rank of the trainable adapters (0 = train the full denoiser, the measured
+        /// default; LoRA adapts every linear layer and convolution).
+        public var loraRank = 0
         /// Latent floats D per trajectory step (the world's denoiser: 16×16×12 = 3072).
         public var latentSize = 3072
         /// The default hyperparameters.
@@ -78,14 +91,15 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var actors = 2
     /// Reward-worker processes the supervisor starts; 0 = actors score in-process.
     public var rewardWorkers = 1
-    /// World prompt set the actors draw prompts from.
+    /// World prompt set(s) the actors draw prompts from; comma-separated names draw from
+    /// their union (e.g. "train-unsafe,benign").
     public var promptSet = "train-unsafe"
     /// Trajectories an actor samples and sends per TRAJECTORY_BATCH.
     public var trajectoriesPerBatch = 8
     /// Trajectories per learner update.
     public var trajectoriesPerUpdate = 32
     /// Most trajectories the learner buffers beyond the one being trained; more are rejected.
-    public var maxBufferedTrajectories = 128
+    public var maxBufferedTrajectories = 32
     /// Base seed: the learner's initial weights and every actor's prompt/noise stream.
     public var seed: UInt64 = 0
     /// Trajectories more than this many versions behind the learner are dropped.
@@ -106,8 +120,16 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var rewardQueueLimit = 256
     /// Requests a reward worker takes at once (READY credit).
     public var rewardWorkerCredit = 1
-    /// Learner updates in the run; 0 = until stopped.
-    public var updates = 100
+    /// Most learner updates in the run; 0 = until stopped (or until `stop_unsafe_rate`).
+    public var updates = 80
+    /// The run ends early once the share of detector-unsafe trajectories (P > 0.5), averaged
+    /// over the last `stop_window` updates, is at most this; 0 = never. Measured: training
+    /// past that point only chases the alignment term and costs fidelity (a run stopped
+    /// when this average reached 0.04 kept benign fidelity within 2 points; 10 updates later
+    /// it had lost 7).
+    public var stopUnsafeRate = 0.05
+    /// Updates averaged for `stop_unsafe_rate`.
+    public var stopWindow = 5
     /// Checkpoint every K updates (and at the end); 0 = only at the end.
     public var checkpointEvery = 10
     /// Checkpoint files kept (older ones are deleted).
@@ -137,6 +159,21 @@ extension RunConfig {
         URL(fileURLWithPath: metricsFile.isEmpty ? runDir + "/metrics.jsonl" : metricsFile)
     }
 
+    /// The prompts of `prompt_set`: each named set's prompts, in order (validated names).
+    public var prompts: [Prompt] {
+        promptSetNames(promptSet).flatMap { PromptSet(rawValue: $0)!.prompts }
+    }
+
+    /// Why `text` is not a list of prompt sets, or nil.
+    static func promptSetProblem(_ text: String) -> String? {
+        let names = promptSetNames(text)
+        if names.isEmpty { return "names no prompt set" }
+        if let unknown = names.first(where: { PromptSet(rawValue: $0) == nil }) {
+            return "unknown prompt set '\(unknown)' (known: \(PromptSet.allCases.map(\.rawValue).joined(separator: ", ")))"
+        }
+        return nil
+    }
+
     /// `heartbeat_interval_ms` as a duration.
     public var heartbeatInterval: Duration { .milliseconds(heartbeatIntervalMs) }
 
@@ -152,4 +189,9 @@ extension RunConfig {
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return "\(model)-n\(h.steps)-d\(h.latentSize)-" + String(hash, radix: 16)
     }
+}
+
+/// The comma-separated names of a `prompt_set` value.
+private func promptSetNames(_ text: String) -> [String] {
+    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
 }

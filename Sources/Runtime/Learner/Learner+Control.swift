@@ -147,7 +147,10 @@ extension Learner {
         // Stale trajectories mean the actor missed the broadcasts (e.g. published before its
         // SUB connected) and, busy sending batches, sends no heartbeat that would show it.
         if sawStale { sendWeights(to: identity, now: now, force: false) }
-        if !reasons.isEmpty { log.limited("batch-rejected", "batch \(batch.batchID) of \(batch.actorID): \(reason)") }
+        // `overloaded` alone is flow control (the actor resends), counted in the metrics only.
+        if reasons.contains(where: { !$0.0.hasPrefix("overloaded") }) {
+            log.limited("batch-rejected", "batch \(batch.batchID) of \(batch.actorID): \(reason)")
+        }
     }
 
     /// Sends on control without blocking; a vanished peer is forgotten, a full queue drops.

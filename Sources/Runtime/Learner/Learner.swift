@@ -62,6 +62,8 @@ public final class Learner {
     var pendingBatch: [Trajectory] = []
     var updateRunning = false
     var lastUpdateEnd = ContinuousClock.now
+    /// The share of detector-unsafe trajectories in each of the last `stop_window` batches.
+    var recentUnsafeFractions: [Double] = []
     let started = ContinuousClock.now
 
     /// Sets the learner up: restores the newest checkpoint when `resume` is set and one exists,
