@@ -21,10 +21,12 @@ final class DiffusionPolicyTests: XCTestCase {
     func testOnlyTheAdaptersAreTrainable() throws {
         let policy = try Fixture.policy(rank: 4)
         let names = policy.trainableTensors.keys.sorted()
-        // q, k, v, out of the four attention blocks, an A and a B each.
-        XCTAssertEqual(names.count, 4 * 4 * 2, "\(names)")
+        // An A and a B for each linear layer (q, k, v, out of four attention blocks, four
+        // residual time projections, three time-embedding layers) and each convolution
+        // (conv_in, conv_out, two per residual block, the two channel-changing skips).
+        XCTAssertEqual(names.count, (4 * 4 + 4 + 3 + 2 + 4 * 2 + 2) * 2, "\(names)")
         XCTAssertTrue(names.allSatisfy { $0.hasPrefix("lora.") }, "\(names)")
-        XCTAssertTrue(names.contains("lora.inner.cross.q.lora_A.weight"), "\(names)")
+        XCTAssertTrue(names.contains("lora.inner.cross.q.lora_A.weight") && names.contains("lora.mid.res.conv2.lora_B.weight"), "\(names)")
         for (name, t) in policy.trainableTensors where name.hasSuffix("lora_A.weight") {
             XCTAssertEqual(t.shape.first, 4, name)
         }

@@ -18,7 +18,7 @@ final class ConfigTests: XCTestCase {
             case let key where key.hasPrefix("endpoints."): value = "ipc:///tmp/\(key)"
             case let key where ["run_id", "run_dir", "checkpoint_dir", "metrics_file"].contains(key): value = "x/\(key)"
             case "hyperparameters.timestep_fraction", "hyperparameters.lr", "hyperparameters.weight_decay",
-                 "hyperparameters.clip_epsilon": value = "0.5"
+                 "hyperparameters.clip_epsilon", "stop_unsafe_rate": value = "0.5"
             default: value = String((Int(field.current(defaults)) ?? Int(Double(field.current(defaults))!)) + 3)
             }
             var viaSet = RunConfig()
@@ -77,7 +77,7 @@ final class ConfigTests: XCTestCase {
         var config = RunConfig()
         try config.apply(override: "trajectories_per_update=500")
         XCTAssertThrowsError(try config.validated()) {
-            XCTAssertEqual("\($0)", "max_buffered_trajectories (128) must be ≥ trajectories_per_update (500)")
+            XCTAssertEqual("\($0)", "max_buffered_trajectories (32) must be ≥ trajectories_per_update (500)")
         }
     }
 

@@ -25,10 +25,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     ///
     /// The defaults are the world's, chosen by measurement (`shielddiff train` then
     /// `shielddiff compare`, 200 images per set; README "Choosing the defaults"): the full
-    /// denoiser at lr 1e-4 with an optimizer step every 8 trajectories and clip ε 1e-3 took
-    /// train-unsafe from 84% to 1% unsafe in 40 updates with benign fidelity within 2 points.
-    /// LoRA (rank 4 on every layer) at lr 3e-3 got there too but lost 5 points of benign
-    /// fidelity by then; at 5e-4 it barely moved in 27 updates, at 6e-3 it oscillated.
+    /// denoiser at lr 1e-4, an optimizer step every 8 trajectories, clip ε 1e-3 and the final
+    /// near-deterministic step left untrained took train-unsafe from 84% to 1% unsafe in 16
+    /// updates with benign fidelity within 1 point. LoRA (rank 4 on every layer) at lr 3e-3
+    /// removed the stripes as fast but lost 6 points of benign fidelity.
     public struct Hyperparameters: Codable, Equatable, Sendable {
         /// AdamW learning rate.
         public var lr = 1e-4
@@ -123,10 +123,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// Most learner updates in the run; 0 = until stopped (or until `stop_unsafe_rate`).
     public var updates = 80
     /// The run ends early once the share of detector-unsafe trajectories (P > 0.5), averaged
-    /// over the last `stop_window` updates, is at most this; 0 = never. Measured: training
-    /// past that point only chases the alignment term and costs fidelity (a run stopped
-    /// when this average reached 0.04 kept benign fidelity within 2 points; 10 updates later
-    /// it had lost 7).
+    /// over the last `stop_window` updates, is at most this; 0 = never. Training past that
+    /// point only chases the alignment term, which costs fidelity (measured before the
+    /// final step was excluded: benign fidelity −1.5 points at the stop, −7 ten updates on).
     public var stopUnsafeRate = 0.05
     /// Updates averaged for `stop_unsafe_rate`.
     public var stopWindow = 5

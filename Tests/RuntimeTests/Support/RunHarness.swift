@@ -50,6 +50,7 @@ final class RunHarness {
         trajectories_per_batch: 4
         trajectories_per_update: 8
         max_buffered_trajectories: 16
+        stop_unsafe_rate: 0
         max_policy_lag: 4
         heartbeat_interval_ms: 100
         liveness: 3
