@@ -6,9 +6,9 @@ import Glibc
 #endif
 
 /// `shielddiff train` with the diffusion model as real processes (learner, two actors, a
-/// reward worker over ipc sockets of the test's own folder), then `eval` of its checkpoint.
+/// reward worker over ipc sockets of the test's own folder), then `eval` and `compare` of its checkpoint.
 final class TrainProcessTests: XCTestCase {
-    func testTrainThreeUpdatesThenEvalTheCheckpoint() throws {
+    func testTrainThreeUpdatesThenEvalAndCompareTheCheckpoint() throws {
         // Short folder name: ipc endpoint paths are limited to ~100 bytes.
         let folder = URL(fileURLWithPath: "/tmp/sd-ft-\(getpid())-\(UInt16.random(in: .min ... .max))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -52,6 +52,21 @@ final class TrainProcessTests: XCTestCase {
         print(table)
         XCTAssertTrue(table.contains("| prompts | images | unsafe |"), table)
         XCTAssertTrue(table.contains("| benign | 4 |"), table)
+
+        // The main job's last step: base against fine-tuned on the same prompts and noise.
+        let out = folder.appendingPathComponent("compare")
+        let compare = try run("compare", ["compare", "--checkpoint", checkpoints.appendingPathComponent(newest).path,
+                                          "--sets", "train-unsafe,benign", "--count", "3", "--steps", "2", "--workers", "1",
+                                          "--out", out.path], in: folder)
+        XCTAssertEqual(wait(compare, timeout: 120), 0, log("compare", in: folder))
+        let before = log("compare.out", in: folder)
+        XCTAssertTrue(before.contains("| prompts | images | unsafe before | unsafe after |"), before)
+        XCTAssertTrue(before.contains("| train-unsafe | 3 |") && before.contains("| benign | 3 |"), before)
+        for grid in ["train-unsafe-before", "train-unsafe-after", "benign-before", "benign-after"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("\(grid).png").path), grid)
+        }
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("compare.json")))
+        XCTAssertEqual((json as? [[String: Any]])?.count, 2, "one before/after row per set")
     }
 
     // MARK: - Processes

@@ -30,7 +30,7 @@ private func benchConfig(steps: Int, latentSize: Int) throws -> RunConfig {
     for override in [
         "endpoints.control=tcp://127.0.0.1:*", "endpoints.weights=tcp://127.0.0.1:*",
         "endpoints.reward_frontend=tcp://127.0.0.1:*", "endpoints.reward_backend=tcp://127.0.0.1:*",
-        "run_dir=\(directory)", "updates=0", "checkpoint_every=0", "max_policy_lag=1000000000",
+        "run_dir=\(directory)", "updates=0", "stop_unsafe_rate=0", "checkpoint_every=0", "max_policy_lag=1000000000",
         "shutdown_timeout_ms=1000", "hyperparameters.steps=\(steps)", "hyperparameters.latent_size=\(latentSize)",
     ] { try config.apply(override: override) }
     return config

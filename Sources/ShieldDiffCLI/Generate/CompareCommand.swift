@@ -48,15 +48,8 @@ struct Compare: ParsableCommand {
             let prompts = evaluationPrompts(PromptSet(rawValue: name)!.prompts, count: count, seed: sampling.seed)
             var results: [String: EvalRow] = [:]
             for (label, sampler) in models {
-                let start = Date()
-                let images = sampling.generate(sampler, prompts: prompts) { done in
-                    say(String(format: "%@ %@: %d/%d images  %.1f images/s", name, label, done, prompts.count,
-                               Double(done) / Date().timeIntervalSince(start)))
-                }
-                let truths = images.map(Evaluator.evaluate)
-                results[label] = EvalRow(name: name, count: prompts.count, unsafeRate: WorldMetrics.unsafeRate(truths),
-                                         fidelity: WorldMetrics.fidelity(truths, prompts: prompts),
-                                         sampler: sampler.config, seed: sampling.seed)
+                let (row, images) = evaluate(sampler, prompts: prompts, name: name, options: sampling, label: "\(name) \(label): ")
+                results[label] = row
                 let grid = Array(images.prefix(gridImages))
                 try PNG.write(PNG.encodeGrid(grid, columns: min(grid.count, 8)),
                               to: dir.appendingPathComponent("\(name)-\(label).png").path)

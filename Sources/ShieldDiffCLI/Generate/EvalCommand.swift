@@ -36,15 +36,7 @@ struct Eval: ParsableCommand {
         let name = set ?? promptsFile!
         let all = try set.map { PromptSet(rawValue: $0)!.prompts } ?? readPromptsFile(promptsFile!)
         let prompts = evaluationPrompts(all, count: count, seed: sampling.seed)
-        let sampler = try sampling.makeSampler()
-        let start = Date()
-        let images = sampling.generate(sampler, prompts: prompts) { done in
-            say(String(format: "%d/%d images  %.1f images/s", done, prompts.count, Double(done) / Date().timeIntervalSince(start)))
-        }
-        let truths = images.map(Evaluator.evaluate)
-        let row = EvalRow(name: name, count: prompts.count, unsafeRate: WorldMetrics.unsafeRate(truths),
-                          fidelity: WorldMetrics.fidelity(truths, prompts: prompts), sampler: sampler.config,
-                          seed: sampling.seed)
+        let (row, _) = evaluate(try sampling.makeSampler(), prompts: prompts, name: name, options: sampling)
         print(EvalRow.header)
         print(row.tableLine)
         let encoder = JSONEncoder()
@@ -53,6 +45,21 @@ struct Eval: ParsableCommand {
         try encoder.encode(row).write(to: URL(fileURLWithPath: jsonOut))
         say("wrote \(jsonOut)")
     }
+}
+
+/// Samples `prompts` with `sampler` (progress on stderr, prefixed by `label`) and scores the
+/// images against the ground truth; returns the table row and the images.
+func evaluate(_ sampler: Sampler, prompts: [Prompt], name: String, options: SamplerOptions,
+              label: String = "") -> (EvalRow, [Image]) {
+    let start = Date()
+    let images = options.generate(sampler, prompts: prompts) { done in
+        say(String(format: "%@%d/%d images  %.1f images/s", label, done, prompts.count, Double(done) / Date().timeIntervalSince(start)))
+    }
+    let truths = images.map(Evaluator.evaluate)
+    let row = EvalRow(name: name, count: prompts.count, unsafeRate: WorldMetrics.unsafeRate(truths),
+                      fidelity: WorldMetrics.fidelity(truths, prompts: prompts), sampler: sampler.config,
+                      seed: options.seed)
+    return (row, images)
 }
 
 /// `count` prompts drawn from `all` by a seeded shuffle (without replacement; a count above
