@@ -41,6 +41,18 @@ final class DDPOLearnerTests: XCTestCase {
         }
     }
 
+    /// Steps whose σ_t is under `minTrainedSigma` are left out: of 5 steps (σ ≈ 0.95, 0.73,
+    /// 0.50, 0.28, 0.006) the last; a threshold no step reaches trains them all.
+    func testStepsBelowTheMinimumSigmaAreNotTrained() throws {
+        var config = smallConfig
+        (config.innerEpochs, config.timestepFraction, config.minTrainedSigma) = (1, 1, 0.05)
+        let (learner, _, batch) = try setUp(config: config)
+        XCTAssertEqual(try learner.update(batch).statistics.entries, 6 * 4)
+        config.minTrainedSigma = 10
+        let (everyStep, _, sameBatch) = try setUp(config: config)
+        XCTAssertEqual(try everyStep.update(sameBatch).statistics.entries, 6 * 5)
+    }
+
     /// Tracker, generator and optimizer state restored into a fresh learner reproduce the
     /// next update exactly.
     func testRestoredLearnerStateReproducesTheNextUpdate() throws {

@@ -129,6 +129,19 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(checkpoints.contains { Int($0.dropFirst("checkpoint-v".count).prefix(12)) ?? 0 >= final }, "\(checkpoints)")
     }
 
+    /// With `stop_unsafe_rate` met (the test policy's samples are never unsafe, and 1 admits
+    /// any share), the run ends by itself once `stop_window` updates are in, cleanly.
+    func testRunEndsWhenTheUnsafeShareReachesItsTarget() throws {
+        run = try RunHarness("stoprule")
+        let config = try run.writeConfig("updates: 0\n")
+        let supervisor = try run.start("train", ["train", "--config", config,
+                                                 "--set", "stop_unsafe_rate=1", "--set", "stop_window=3"])
+        XCTAssertEqual(run.waitForExit(supervisor, timeout: .seconds(30)), 0, run.allLogs())
+        XCTAssertTrue(run.log("train").contains("ending the run (unsafe share 0.000 ≤ stop_unsafe_rate over the last 3 updates)"),
+                      run.log("train"))
+        XCTAssertEqual(run.metrics().count, 3, "\(run.metrics())")
+    }
+
     func testTrainRestartsADeadChild() throws {
         run = try RunHarness("restart")
         let config = try run.writeConfig("updates: 0\n")
