@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts this node's share of a multi-node run and restarts any process that dies:
-#   cluster/launch-node.sh learner  CONFIG             (one node; add --resume to continue)
+#   cluster/launch-node.sh learner  CONFIG             (one node; resumes from its newest checkpoint)
 #   cluster/launch-node.sh workers  CONFIG ACTORS REWARD_WORKERS [FIRST_ACTOR_INDEX]
 # Instance ids (actor-N, reward-N) must be unique across nodes: give each node its own
 # FIRST_ACTOR_INDEX. Ctrl-C or SIGTERM stops the node's processes.
