@@ -7,8 +7,8 @@
 # The diffusion model is conditioned on the clip text tower in Sources/Models/Weights, so it
 # trains after clip, in two stages of 5,000 steps: a fresh start (seed 0, lr 1e-3), then a
 # second cosine cycle from its weights on fresh data (seed 1, lr 5e-4); shape fidelity was
-# still rising at the end of the first. On 2 cores: clip ~8 min, detector ~2 min, diffusion
-# ~28 + ~28 min.
+# still rising at the end of the first. On the quiet 2-core machine: clip 7 min, detector
+# 1.5 min, diffusion 23 + 23 min (54 min in all); the shipped files are reproduced bit for bit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

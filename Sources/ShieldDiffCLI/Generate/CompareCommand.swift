@@ -42,7 +42,7 @@ struct Compare: ParsableCommand {
     func run() throws {
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let models = [("before", try sampling.makeSampler(checkpoint: .some(base))), ("after", try sampling.makeSampler())]
+        let models = [("before", try sampling.makeSampler(checkpoint: base)), ("after", try sampling.makeSampler())]
         var rows: [CompareRow] = []
         for name in setNames {
             let prompts = evaluationPrompts(PromptSet(rawValue: name)!.prompts, count: count, seed: sampling.seed)

@@ -35,10 +35,12 @@ struct SamplerOptions: ParsableArguments {
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
     }
 
-    /// The sampler over the chosen checkpoint (or `path`, when given; nil: the shipped model).
-    func makeSampler(checkpoint path: String?? = .none) throws -> Sampler {
-        let chosen = path ?? checkpoint
-        let model = try FineTunedModel.load(from: chosen.map { URL(fileURLWithPath: $0) })
+    /// The sampler over `--checkpoint`.
+    func makeSampler() throws -> Sampler { try makeSampler(checkpoint: checkpoint) }
+
+    /// The sampler over the model at `path` (nil: the shipped model), with these options.
+    func makeSampler(checkpoint path: String?) throws -> Sampler {
+        let model = try FineTunedModel.load(from: path.map { URL(fileURLWithPath: $0) })
         return Sampler(model: model, config: SamplerConfig(steps: steps, guidance: guidance, eta: eta), workers: workers)
     }
 
