@@ -4,9 +4,8 @@ import Numerics
 import RL
 import World
 
-/// The policy ShieldDiff fine-tunes: the world's text-to-image model with its base weights
-/// frozen and LoRA adapters of rank r on every attention projection (the default), or the
-/// whole denoiser when r = 0. Actors and the learner both build one, so they sample and score
+/// The policy ShieldDiff fine-tunes: the world's text-to-image model, either the whole
+/// denoiser (r = 0, the default) or rank-r LoRA adapters on every layer over a frozen base. Actors and the learner both build one, so they sample and score
 /// through the same code (`RL.GuidedNoise`, `Diffusion.DDIMStep`).
 public final class DiffusionPolicy: NoisePredictor {
     /// The model; with LoRA its UNet carries the adapters.

@@ -57,7 +57,7 @@ public final class DiffusionPolicyLearner: PolicyLearner {
     public func checkpointState() -> (tensors: [String: Tensor], metadata: [String: String]) {
         let model = policy.model
         var tensors: [String: Tensor] = [:]
-        for store in [model.unet.store, model.textStore] + (policy.loraRank > 0 ? [policy.trainable] : []) {
+        for store in checkpointedStores {
             for p in store.parameters { tensors[p.name] = store.tensor(p) }
         }
         let state = ddpo.optimizer.state
@@ -73,6 +73,12 @@ public final class DiffusionPolicyLearner: PolicyLearner {
         return (tensors, metadata)
     }
 
+    /// The stores a checkpoint holds: base denoiser, text tower, and the adapters if any
+    /// (with r = 0 the trainable store is the denoiser's own).
+    private var checkpointedStores: [ParameterStore] {
+        [policy.model.unet.store, policy.model.textStore] + (policy.loraRank > 0 ? [policy.trainable] : [])
+    }
+
     public func restore(tensors: [String: Tensor], metadata: [String: String]) throws {
         guard metadata[Self.loraRankKey] == String(policy.loraRank) else {
             throw PolicyError("checkpoint has LoRA rank \(metadata[Self.loraRankKey] ?? "none"), the run is configured with \(policy.loraRank)")
@@ -85,8 +91,7 @@ public final class DiffusionPolicyLearner: PolicyLearner {
               let statsText = metadata[Self.statsKey], let tracker = try? PromptStatTracker(json: statsText)
         else { throw PolicyError("checkpoint lacks or garbles \(Self.adamM)/\(Self.adamV)/\(Self.adamStepKey)/\(Self.rngKey)/\(Self.statsKey)") }
         // Check every tensor of every store before changing any.
-        let model = policy.model
-        let stores = [model.unet.store, model.textStore] + (policy.loraRank > 0 ? [policy.trainable] : [])
+        let stores = checkpointedStores
         for store in stores {
             for p in store.parameters {
                 guard let t = tensors[p.name] else { throw PolicyError("checkpoint lacks '\(p.name)'") }

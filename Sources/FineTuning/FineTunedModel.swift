@@ -26,7 +26,7 @@ public enum FineTunedModel {
         guard let rankText = meta[DiffusionPolicyLearner.loraRankKey], let rank = Int(rankText), rank >= 0 else {
             throw fail("not a diffusion fine-tuning checkpoint (no \(LearnerCheckpoint.modelPrefix)\(DiffusionPolicyLearner.loraRankKey))")
         }
-        var base = checkpoint.tensors.filter { $0.key.hasPrefix("unet.") || $0.key.hasPrefix("text.") }
+        let base = checkpoint.tensors.filter { $0.key.hasPrefix("unet.") || $0.key.hasPrefix("text.") }
         let adapters = checkpoint.tensors.filter { $0.key.hasPrefix("lora.") }
         var baseMeta: [String: String] = [:]
         for key in [DiffusionModel.unetConfigKey, DiffusionModel.textConfigKey] { baseMeta[key] = meta[key] }
@@ -34,7 +34,6 @@ public enum FineTunedModel {
         do { model = try DiffusionModel(file: SafeTensorsFile(tensors: base, metadata: baseMeta)) } catch {
             throw fail("its base model: \(error.message)")
         }
-        base.removeAll()
         if rank > 0 {
             let policy = DiffusionPolicy(model: model, loraRank: rank, seed: 0)
             do { try policy.load(trainable: adapters) } catch { throw fail("its adapters: \(error)") }

@@ -48,14 +48,15 @@ public final class DDPOLearner {
 
         var stats = PPOStatistics()
         var normSum = 0.0, optimizerSteps = 0
+        let eligible = trajectories.map(trainableSteps)
         for _ in 0..<config.innerEpochs {
             let order = permutation(trajectories.count)
             for start in stride(from: 0, to: order.count, by: config.trajectoriesPerStep) {
                 var pairs: [StepRef] = []
                 for i in order[start..<min(start + config.trajectoriesPerStep, order.count)] {
-                    let eligible = trainableSteps(of: trajectories[i])
-                    pairs += permutation(eligible.count).prefix(config.trainedSteps(of: eligible.count))
-                        .map { StepRef(trajectory: i, step: eligible[$0]) }
+                    let steps = eligible[i]
+                    pairs += permutation(steps.count).prefix(config.trainedSteps(of: steps.count))
+                        .map { StepRef(trajectory: i, step: steps[$0]) }
                 }
                 trainable.zeroGrads()
                 stats = stats + objective.accumulateGradients(pairs: pairs, in: trajectories, advantages: advantages)

@@ -303,7 +303,9 @@ public final class Actor {
             }
             counters.trajectoriesAccepted += Int(ack.accepted)
             counters.trajectoriesRejected += Int(ack.rejected)
-            if ack.rejected > 0 && !(ack.reason.hasPrefix("overloaded") && !ack.reason.contains(";")) {
+            // `overloaded` alone (one reason, no "; " list) is flow control: the batch is resent.
+            let onlyOverloaded = ack.reason.hasPrefix("overloaded") && !ack.reason.contains(";")
+            if ack.rejected > 0 && !onlyOverloaded {
                 log.limited("ack-rejected", "batch \(ack.batchID): \(ack.rejected) rejected: \(ack.reason)")
             }
         case .heartbeat:
