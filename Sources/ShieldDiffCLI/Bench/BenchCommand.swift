@@ -34,6 +34,7 @@ struct BenchNumerics: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         if let threads { blasThreads = threads }
         print("OpenBLAS threads: \(blasThreads); best of \(iterations) runs each")
         let peak = [512, 1024].map { sgemmBenchmark(size: $0, iterations: iterations) }
@@ -82,6 +83,7 @@ struct BenchWire: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         printTable(wireBenchmark(trajectories: trajectories, steps: steps, latentSize: latentSize,
                                  iterations: iterations), reference: nil)
     }
@@ -131,6 +133,7 @@ struct BenchTransport: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         var figures = [try ingestBenchmark(actors: actors, trajectories: trajectories, steps: steps, latentSize: latentSize,
                                            window: window, seconds: seconds)]
         figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
