@@ -144,7 +144,14 @@ public final class Learner {
             let now = ContinuousClock.now
             for item in ready {
                 switch item.index {
-                case 0: drain(control) { self.handleControl($0, now: now) } rejected: { self.rejectedControl($0, now: now) }
+                // Batches arrive here: an update finished or ready to start is handled after
+                // each one, not once per drained round (a round of large batches takes tens of
+                // milliseconds, and updates waiting on it starved ingest: see `drain`).
+                case 0: drain(control) {
+                    self.handleControl($0, now: .now)
+                    self.handleUpdateResults(now: .now)
+                    self.startUpdateIfReady(now: .now)
+                } rejected: { self.rejectedControl($0, now: .now) }
                 case 1: drain(frontend) { self.broker.frontend($0, now: now) } rejected: {
                     self.broker.rejected($0, side: .frontend, now: now)
                 }
@@ -168,10 +175,13 @@ public final class Learner {
         }
     }
 
-    /// Reads up to a fair share of waiting messages from `socket`.
+    /// Reads a fair share of waiting messages from `socket`: at most 256, and for at most
+    /// 5 ms, so that 4 MB trajectory batches cannot hold up the reward sockets.
     private func drain(_ socket: EnvelopeSocket, _ handle: (EnvelopeSocket.Incoming) -> Void,
                        rejected: (EnvelopeSocket.Rejection) -> Void) {
+        let deadline = ContinuousClock.now + .milliseconds(5)
         for _ in 0..<256 {
+            guard ContinuousClock.now < deadline else { return }
             do {
                 guard let incoming = try socket.receive() else { return }
                 handle(incoming)
