@@ -15,6 +15,10 @@ public final class DDPOLearner {
     public var tracker: PromptStatTracker
     /// Shuffles trajectories and chooses trained steps; its `state` is part of the checkpoint.
     public var rng: RandomGenerator
+    /// A loss added to every optimizer step, e.g. the benign anchor that keeps the model's
+    /// denoising objective on safe data (PPO-ptx): it adds its gradients into the trainable
+    /// store and returns its loss. nil: PPO alone.
+    public var anchor: (() -> Double)?
     private let trainable: ParameterStore
 
     /// `nullConditioning` is ∅ as one row; `latentShape` is (C, H, W). The predictor's
@@ -47,7 +51,7 @@ public final class DDPOLearner {
         let advantages = try tracker.advantages(prompts: trajectories.map(\.prompt), rewards: rewards)
 
         var stats = PPOStatistics()
-        var normSum = 0.0, optimizerSteps = 0
+        var normSum = 0.0, anchorSum = 0.0, optimizerSteps = 0
         let eligible = trajectories.map(trainableSteps)
         for _ in 0..<config.innerEpochs {
             let order = permutation(trajectories.count)
@@ -60,12 +64,14 @@ public final class DDPOLearner {
                 }
                 trainable.zeroGrads()
                 stats = stats + objective.accumulateGradients(pairs: pairs, in: trajectories, advantages: advantages)
+                if let anchor { anchorSum += anchor() }
                 do { normSum += Double(try optimizer.step()) } catch { throw .optimizer("\(error)") }
                 optimizerSteps += 1
             }
         }
         return DDPOMetrics(statistics: stats, rewards: rewards, advantages: advantages,
-                           gradNormMean: normSum / Double(optimizerSteps), optimizerSteps: optimizerSteps)
+                           gradNormMean: normSum / Double(optimizerSteps), optimizerSteps: optimizerSteps,
+                           anchorLossMean: anchor == nil ? nil : anchorSum / Double(optimizerSteps))
     }
 
     /// The steps of `trajectory` whose σ_t reaches `minTrainedSigma` (all when none does,
@@ -104,21 +110,26 @@ public struct DDPOMetrics: Sendable, Equatable {
     public var gradNormMean: Double
     /// Optimizer steps taken.
     public var optimizerSteps: Int
+    /// Mean anchor loss over optimizer steps (nil without an anchor).
+    public var anchorLossMean: Double?
 
-    init(statistics: PPOStatistics, rewards: [Float], advantages: [Float], gradNormMean: Double, optimizerSteps: Int) {
+    init(statistics: PPOStatistics, rewards: [Float], advantages: [Float], gradNormMean: Double, optimizerSteps: Int,
+         anchorLossMean: Double?) {
         let n = Double(rewards.count)
         let mean = rewards.reduce(0.0) { $0 + Double($1) } / n
         let variance = rewards.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
         (self.statistics, rewardMean, rewardStd) = (statistics, mean, variance.squareRoot())
         advantageAbsMean = advantages.reduce(0.0) { $0 + Double(abs($1)) } / n
-        (self.gradNormMean, self.optimizerSteps) = (gradNormMean, optimizerSteps)
+        (self.gradNormMean, self.optimizerSteps, self.anchorLossMean) = (gradNormMean, optimizerSteps, anchorLossMean)
     }
 
     /// The metrics by name, for logs.
     public var dictionary: [String: Double] {
-        ["loss": statistics.loss, "approx_kl": statistics.approxKL, "clipfrac": statistics.clipFraction,
+        var numbers = ["loss": statistics.loss, "approx_kl": statistics.approxKL, "clipfrac": statistics.clipFraction,
          "ratio_mean": statistics.ratioMean, "reward_mean": rewardMean, "reward_std": rewardStd,
          "advantage_abs_mean": advantageAbsMean, "grad_norm": gradNormMean,
          "optimizer_steps": Double(optimizerSteps), "pairs": Double(statistics.entries)]
+        if let anchorLossMean { numbers["anchor_loss"] = anchorLossMean }
+        return numbers
     }
 }
