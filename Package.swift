@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "ShieldDiffCLI",
             dependencies: [
-                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models", "Runtime", "FineTuning",
+                "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models", "RL", "Runtime", "FineTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -26,23 +26,36 @@ public final class DiffusionPolicyLearner: PolicyLearner {
     /// The benign anchor added to every optimizer step (nil when its weight is 0).
     public let anchor: BenignAnchor?
 
+    /// Copies of the policy that compute shares of each optimizer step on their own threads.
+    private let replicas: [DiffusionPolicy]
+
     /// The shipped model, wrapped and trained as `config` asks.
     public convenience init(config: RunConfig) throws {
         let h = config.hyperparameters
+        let threads = h.learnerThreads > 0 ? h.learnerThreads : ProcessInfo.processInfo.activeProcessorCount
         try self.init(policy: DiffusionPolicy(model: try DiffusionModel.load(), loraRank: h.loraRank, seed: config.seed),
                       ddpo: DDPOConfig(run: config), seed: config.seed,
-                      anchor: h.anchorWeight > 0 ? (weight: Float(h.anchorWeight), batch: h.anchorBatch) : nil)
+                      anchor: h.anchorWeight > 0 ? (weight: Float(h.anchorWeight), batch: h.anchorBatch) : nil,
+                      threads: threads)
     }
 
-    /// Trains `policy` with the DDPO hyperparameters `ddpo`, and the benign anchor if given.
+    /// Trains `policy` with the DDPO hyperparameters `ddpo`, the benign anchor if given, and
+    /// optimizer steps split among `threads` threads.
     public init(policy: DiffusionPolicy, ddpo config: DDPOConfig, seed: UInt64,
-                anchor anchorSettings: (weight: Float, batch: Int)? = nil) throws {
+                anchor anchorSettings: (weight: Float, batch: Int)? = nil, threads: Int = 1) throws {
+        precondition(threads >= 1, "DiffusionPolicyLearner: threads must be ≥ 1")
         self.policy = policy
         steps = config.steps
         ddpo = try DDPOLearner(predictor: policy, nullConditioning: policy.null, latentShape: DiffusionPolicy.latentShape,
                                config: config, seed: seed)
         anchor = anchorSettings.map { BenignAnchor(model: policy.model, weight: $0.weight, batchSize: $0.batch, seed: seed) }
         if let anchor { ddpo.anchor = anchor.accumulateGradients }
+        replicas = try (1..<threads).map { _ in
+            let replica = DiffusionPolicy(model: try DiffusionModel.load(), loraRank: policy.loraRank, seed: seed)
+            replica.model.unet.copyParameters(from: policy.model.unet)
+            return replica
+        }
+        ddpo.addReplicas(replicas, nullConditioning: policy.null)
     }
 
     public var trainable: [String: Tensor] { policy.trainableTensors }
@@ -118,5 +131,7 @@ public final class DiffusionPolicyLearner: PolicyLearner {
         for store in stores { for p in store.parameters { store.set(p, tensors[p.name]!) } }
         (ddpo.rng, ddpo.tracker) = (rng, tracker)
         if let anchorPosition { anchor?.position = anchorPosition }
+        // The replicas' trainable values are refreshed every step; their frozen base here.
+        for replica in replicas { replica.model.unet.copyParameters(from: policy.model.unet) }
     }
 }

@@ -70,6 +70,8 @@ extension RunConfig {
                                   "weight of the benign anchor (pretraining loss on unstriped pairs) per optimizer step; 0 = off",
                                   0...Double.infinity))
             fields.append(.int("hyperparameters.anchor_batch", \.hyperparameters.anchorBatch, "benign-anchor pairs per optimizer step", atLeast1))
+            fields.append(.int("hyperparameters.learner_threads", \.hyperparameters.learnerThreads,
+                               "threads sharing each learner optimizer step, each with its own denoiser copy (0 = one per core)", atLeast0))
         return fields
     }
 }

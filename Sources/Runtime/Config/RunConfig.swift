@@ -75,6 +75,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var anchorWeight = 0.0
         /// Pairs of the benign anchor per optimizer step.
         public var anchorBatch = 16
+        /// Threads the learner splits each optimizer step among (each with its own copy of the
+        /// denoiser and one BLAS thread); 0 = one per core.
+        public var learnerThreads = 0
         /// The default hyperparameters.
         public init() {}
     }
