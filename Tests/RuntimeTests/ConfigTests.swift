@@ -134,6 +134,20 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// Four `*` ports are four ephemeral ports, not one endpoint named four times.
+    func testEndpointsMustDifferUnlessTheyAskForEphemeralPorts() throws {
+        var config = RunConfig()
+        for key in ["control", "weights", "reward_frontend", "reward_backend"] {
+            try config.apply(override: "endpoints.\(key)=tcp://127.0.0.1:*")
+        }
+        XCTAssertNoThrow(try config.validated())
+        try config.apply(override: "endpoints.weights=tcp://127.0.0.1:7000")
+        try config.apply(override: "endpoints.control=tcp://127.0.0.1:7000")
+        XCTAssertThrowsError(try config.validated()) {
+            XCTAssertEqual("\($0)", "endpoints.* must be four different endpoints")
+        }
+    }
+
     func testDigestChangesWithModelShapeOnly() throws {
         var other = RunConfig()
         try other.apply(override: "actors=7")
