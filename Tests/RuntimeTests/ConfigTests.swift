@@ -7,28 +7,81 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(try RunConfig.parsing(yaml: RunConfig().renderedYAML()), RunConfig())
     }
 
-    /// Every key can be set from YAML and from --set, and reads back as set.
-    func testEveryKeyIsSettable() throws {
-        for field in RunConfig.fields {
-            let defaults = RunConfig()
-            let value: String
-            switch field.key {
-            case "model": value = "test-linear"
-            case "prompt_set": value = "benign"
-            case let key where key.hasPrefix("endpoints."): value = "ipc:///tmp/\(key)"
-            case let key where ["run_id", "run_dir", "checkpoint_dir", "metrics_file"].contains(key): value = "x/\(key)"
-            case "hyperparameters.timestep_fraction", "hyperparameters.lr", "hyperparameters.weight_decay",
-                 "hyperparameters.clip_epsilon", "stop_unsafe_rate": value = "0.5"
-            default: value = String((Int(field.current(defaults)) ?? Int(Double(field.current(defaults))!)) + 3)
-            }
-            var viaSet = RunConfig()
-            try viaSet.apply(override: "\(field.key)=\(value)")
-            XCTAssertEqual(field.current(viaSet), field.current(try RunConfig.parsing(yaml: viaSet.renderedYAML())), field.key)
-            XCTAssertNotEqual(viaSet, defaults, "\(field.key)=\(value) changed nothing")
-            let parts = field.key.split(separator: ".")
-            let yaml = parts.count == 2 ? "\(parts[0]):\n  \(parts[1]): \(value)\n" : "\(field.key): \(value)\n"
-            XCTAssertEqual(try RunConfig.parsing(yaml: yaml), viaSet, field.key)
+    /// Every key with a value unlike its default, as `key`, `value` pairs.
+    private static let everyKey: [(String, String)] = [
+        ("model", "test-linear"), ("run_id", "run-7"), ("run_dir", "/tmp/r7"), ("checkpoint_dir", "/tmp/c7"),
+        ("metrics_file", "/tmp/m7.jsonl"), ("endpoints.control", "tcp://127.0.0.1:6001"),
+        ("endpoints.weights", "tcp://127.0.0.1:6002"), ("endpoints.reward_frontend", "ipc:///tmp/f7.sock"),
+        ("endpoints.reward_backend", "inproc://b7"), ("actors", "3"), ("reward_workers", "0"), ("prompt_set", "benign,implicit"),
+        ("trajectories_per_batch", "5"), ("trajectories_per_update", "6"), ("max_buffered_trajectories", "7"),
+        ("seed", "18446744073709551615"), ("max_policy_lag", "9"), ("max_in_flight_batches", "10"),
+        ("heartbeat_interval_ms", "11"), ("liveness", "12"), ("reconnect_delay_ms", "13"), ("reconnect_delay_max_ms", "14"),
+        ("reward_timeout_ms", "15"), ("reward_queue_limit", "16"), ("reward_worker_credit", "17"), ("updates", "18"),
+        ("stop_unsafe_rate", "0.19"), ("stop_window", "20"), ("checkpoint_every", "21"), ("checkpoints_kept", "22"),
+        ("restart_delay_ms", "23"), ("restart_delay_max_ms", "24"), ("shutdown_timeout_ms", "25"),
+        ("hyperparameters.lr", "0.26"), ("hyperparameters.weight_decay", "0.27"), ("hyperparameters.max_grad_norm", "28.5"),
+        ("hyperparameters.clip_epsilon", "0.29"), ("hyperparameters.adv_clip", "30.5"), ("hyperparameters.buffer", "31"),
+        ("hyperparameters.min_count", "32"), ("hyperparameters.trajectories_per_step", "33"),
+        ("hyperparameters.inner_epochs", "34"), ("hyperparameters.min_trained_sigma", "0.35"),
+        ("hyperparameters.timestep_fraction", "0.36"), ("hyperparameters.guidance", "3.7"), ("hyperparameters.steps", "38"),
+        ("hyperparameters.eta", "0.39"), ("hyperparameters.w_align", "-4.0"), ("hyperparameters.w_unsafe", "4.1"),
+        ("hyperparameters.lora_rank", "42"), ("hyperparameters.latent_size", "43"),
+    ]
+
+    /// Each key lands in its own property: literal expected values, read through the
+    /// properties (not the key table), so a key wired to another field fails.
+    private func assertEveryKeySet(_ c: RunConfig, _ source: String, file: StaticString = #filePath, line: UInt = #line) {
+        func check<T: Equatable>(_ actual: T, _ expected: T, _ key: String) {
+            XCTAssertEqual(actual, expected, "\(source): \(key)", file: file, line: line)
         }
+        check(c.model, "test-linear", "model"); check(c.runID, "run-7", "run_id"); check(c.runDir, "/tmp/r7", "run_dir")
+        check(c.checkpointDir, "/tmp/c7", "checkpoint_dir"); check(c.metricsFile, "/tmp/m7.jsonl", "metrics_file")
+        check(c.endpoints.control, "tcp://127.0.0.1:6001", "endpoints.control")
+        check(c.endpoints.weights, "tcp://127.0.0.1:6002", "endpoints.weights")
+        check(c.endpoints.rewardFrontend, "ipc:///tmp/f7.sock", "endpoints.reward_frontend")
+        check(c.endpoints.rewardBackend, "inproc://b7", "endpoints.reward_backend")
+        check(c.actors, 3, "actors"); check(c.rewardWorkers, 0, "reward_workers"); check(c.promptSet, "benign,implicit", "prompt_set")
+        check(c.trajectoriesPerBatch, 5, "trajectories_per_batch"); check(c.trajectoriesPerUpdate, 6, "trajectories_per_update")
+        check(c.maxBufferedTrajectories, 7, "max_buffered_trajectories"); check(c.seed, UInt64.max, "seed")
+        check(c.maxPolicyLag, 9, "max_policy_lag"); check(c.maxInFlightBatches, 10, "max_in_flight_batches")
+        check(c.heartbeatIntervalMs, 11, "heartbeat_interval_ms"); check(c.liveness, 12, "liveness")
+        check(c.reconnectDelayMs, 13, "reconnect_delay_ms"); check(c.reconnectDelayMaxMs, 14, "reconnect_delay_max_ms")
+        check(c.rewardTimeoutMs, 15, "reward_timeout_ms"); check(c.rewardQueueLimit, 16, "reward_queue_limit")
+        check(c.rewardWorkerCredit, 17, "reward_worker_credit"); check(c.updates, 18, "updates")
+        check(c.stopUnsafeRate, 0.19, "stop_unsafe_rate"); check(c.stopWindow, 20, "stop_window")
+        check(c.checkpointEvery, 21, "checkpoint_every"); check(c.checkpointsKept, 22, "checkpoints_kept")
+        check(c.restartDelayMs, 23, "restart_delay_ms"); check(c.restartDelayMaxMs, 24, "restart_delay_max_ms")
+        check(c.shutdownTimeoutMs, 25, "shutdown_timeout_ms")
+        let h = c.hyperparameters
+        check(h.lr, 0.26, "lr"); check(h.weightDecay, 0.27, "weight_decay"); check(h.maxGradNorm, 28.5, "max_grad_norm")
+        check(h.clipEpsilon, 0.29, "clip_epsilon"); check(h.advClip, 30.5, "adv_clip"); check(h.buffer, 31, "buffer")
+        check(h.minCount, 32, "min_count"); check(h.trajectoriesPerStep, 33, "trajectories_per_step")
+        check(h.innerEpochs, 34, "inner_epochs"); check(h.minTrainedSigma, 0.35, "min_trained_sigma")
+        check(h.timestepFraction, 0.36, "timestep_fraction"); check(h.guidance, 3.7, "guidance"); check(h.steps, 38, "steps")
+        check(h.eta, 0.39, "eta"); check(h.wAlign, -4.0, "w_align"); check(h.wUnsafe, 4.1, "w_unsafe")
+        check(h.loraRank, 42, "lora_rank"); check(h.latentSize, 43, "latent_size")
+    }
+
+    func testEveryKeyFromAYAMLFileHasItsLiteralValue() throws {
+        XCTAssertEqual(Set(Self.everyKey.map(\.0)), Set(RunConfig.fields.map(\.key)), "the list above must name every key")
+        var top: [String] = [], blocks: [String: [String]] = [:]
+        for (key, value) in Self.everyKey {
+            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+            if parts.count == 2 { blocks[parts[0], default: []].append("  \(parts[1]): \(value)") }
+            else { top.append("\(key): \(value)") }
+        }
+        let yaml = (top + blocks.keys.sorted().flatMap { ["\($0):"] + blocks[$0]! }).joined(separator: "\n") + "\n"
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("every-key-\(UUID().uuidString).yaml")
+        try yaml.write(to: url, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: url) }
+        assertEveryKeySet(try RunConfig.loading(path: url.path), "YAML file")
+    }
+
+    func testEveryKeyFromSetHasItsLiteralValue() throws {
+        var config = RunConfig()
+        for (key, value) in Self.everyKey { try config.apply(override: "\(key)=\(value)") }
+        assertEveryKeySet(config, "--set")
+        assertEveryKeySet(try RunConfig.parsing(yaml: config.renderedYAML()), "rendered YAML")
     }
 
     /// Several prompt sets draw from their union, in the order named.
@@ -78,6 +131,20 @@ final class ConfigTests: XCTestCase {
         try config.apply(override: "trajectories_per_update=500")
         XCTAssertThrowsError(try config.validated()) {
             XCTAssertEqual("\($0)", "max_buffered_trajectories (32) must be ≥ trajectories_per_update (500)")
+        }
+    }
+
+    /// Four `*` ports are four ephemeral ports, not one endpoint named four times.
+    func testEndpointsMustDifferUnlessTheyAskForEphemeralPorts() throws {
+        var config = RunConfig()
+        for key in ["control", "weights", "reward_frontend", "reward_backend"] {
+            try config.apply(override: "endpoints.\(key)=tcp://127.0.0.1:*")
+        }
+        XCTAssertNoThrow(try config.validated())
+        try config.apply(override: "endpoints.weights=tcp://127.0.0.1:7000")
+        try config.apply(override: "endpoints.control=tcp://127.0.0.1:7000")
+        XCTAssertThrowsError(try config.validated()) {
+            XCTAssertEqual("\($0)", "endpoints.* must be four different endpoints")
         }
     }
 

@@ -15,19 +15,33 @@ final class ProcessTests: XCTestCase {
         super.tearDown()
     }
 
-    /// Learner, two actors and a reward worker as separate processes; returns the config path.
-    private func startRun(_ name: String, extra: String = "") throws -> String {
-        run = try RunHarness(name)
-        let config = try run.writeConfig(extra)
-        try run.startRole("learner", "learner", config: config)
+    /// Learner, two actors and `workers` reward workers as separate processes; returns the
+    /// peers' config path (over tcp it names the ports the learner bound).
+    private func startRun(_ name: String, extra: String = "", transport: RunHarness.Transport = .ipc,
+                          workers: Int = 1) throws -> String {
+        run = try RunHarness(name, transport: transport)
+        let learnerConfig = try run.writeConfig(extra)
+        try run.startRole("learner", "learner", config: learnerConfig)
+        run.resolveEndpoints()
+        let config = transport == .ipc ? learnerConfig : try run.writeConfig(extra, file: "peers.yaml")
         try run.startRole("actor-0", "actor", config: config, ["--instance", "actor-0"])
         try run.startRole("actor-1", "actor", config: config, ["--instance", "actor-1"])
-        try run.startRole("reward-0", "reward-worker", config: config, ["--instance", "reward-0"])
+        for i in 0..<workers {
+            try run.startRole("reward-\(i)", "reward-worker", config: config, ["--instance", "reward-\(i)"])
+        }
         return config
     }
 
-    func testLearnerActorsAndRewardWorkerTrain() throws {
-        _ = try startRun("train", extra: "updates: 0\n")
+    func testLearnerActorsAndRewardWorkerTrainOverIPC() throws {
+        try trainThenStopWithSIGTERM(.ipc)
+    }
+
+    func testLearnerActorsAndRewardWorkerTrainOverTCP() throws {
+        try trainThenStopWithSIGTERM(.tcp)
+    }
+
+    private func trainThenStopWithSIGTERM(_ transport: RunHarness.Transport) throws {
+        _ = try startRun("train", extra: "updates: 0\n", transport: transport)
         // An update can run before every peer has said HELLO, so wait for one that saw them all.
         run.waitUntil("both actors hold weights, 6 updates are done, one with every peer live") {
             run.log("actor-0").contains("installed v") && run.log("actor-1").contains("installed v")
@@ -59,7 +73,7 @@ final class ProcessTests: XCTestCase {
     }
 
     func testKilledActorDoesNotStopTheLearnerAndRejoinsWithCurrentWeights() throws {
-        let config = try startRun("actorkill", extra: "updates: 0\n")
+        let config = try startRun("actorkill", extra: "updates: 0\n", transport: .tcp)
         run.waitUntil("both actors joined and a few updates") {
             run.log("actor-0").contains("installed v") && run.log("actor-1").contains("installed v") && run.latestVersion() >= 4
         }
@@ -153,6 +167,64 @@ final class ProcessTests: XCTestCase {
         XCTAssertTrue(run.log("train").contains("actor-1 (pid \(actor)) died: signal 9; restart 1"), run.log("train"))
     }
 
+    /// reward_workers 0: `train` starts no worker, the actors score in-process, and the run
+    /// trains its 3 updates and ends by itself.
+    func testTrainWithoutRewardWorkersScoresInTheActors() throws {
+        run = try RunHarness("noworkers")
+        let config = try run.writeConfig("updates: 3\nreward_workers: 0\n")
+        let supervisor = try run.start("train", ["train", "--config", config])
+        XCTAssertEqual(run.waitForExit(supervisor, timeout: .seconds(60)), 0, run.allLogs())
+        XCTAssertEqual(Self.childPIDs(in: run.log("train")).count, 3, "learner and 2 actors only:\n" + run.log("train"))
+        let lines = run.metrics()
+        XCTAssertEqual(lines.compactMap { $0["version"] as? Int }, [2, 3, 4], "\(lines)")
+        for line in lines {
+            XCTAssertEqual(line["live_reward_workers"] as? Int, 0)
+            XCTAssertEqual(line["reward_requests"] as? Int, 0, "a request reached the broker")
+        }
+        XCTAssertEqual(lines.last?["trajectories_trained_total"] as? Int, 24)
+        XCTAssertTrue(run.log("train").contains("ending the run (3 updates done) at version 4"), run.log("train"))
+    }
+
+    /// A supervisor killed outright (no TERMINATE dialog) leaves no child behind: each child
+    /// sees its parent gone and ends by itself.
+    func testChildrenEndWhenTheSupervisorDies() throws {
+        run = try RunHarness("orphans")
+        let config = try run.writeConfig("updates: 0\n")
+        let supervisor = try run.start("train", ["train", "--config", config])
+        run.waitUntil("four children started and a few updates") {
+            Self.childPIDs(in: run.log("train")).count == 4 && run.latestVersion() >= 3
+        }
+        let children = Self.childPIDs(in: run.log("train"))
+        kill(supervisor.processIdentifier, SIGKILL)
+        XCTAssertNotNil(run.waitForExit(supervisor))
+        run.waitUntil("every child of the killed supervisor ended") { children.allSatisfy { !Self.isRunning($0) } }
+        XCTAssertTrue(run.log("train").contains("ending the run (parent process died)"), run.log("train"))
+    }
+
+    /// A reward worker that stops answering while it holds a request (stopped, then killed):
+    /// the broker declares it dead, puts its request back, and the other worker scores it;
+    /// training goes on. Over tcp.
+    func testARewardWorkerDyingMidRequestHasItsRequestRedispatched() throws {
+        // 1 s of silence before a worker is dead: time enough for the stopped one to be sent a request.
+        _ = try startRun("workerdies", extra: "updates: 0\nliveness: 10\n", transport: .tcp, workers: 2)
+        run.waitUntil("both workers joined and training runs") {
+            run.latestVersion() >= 3 && run.metrics().last?["live_reward_workers"] as? Int == 2
+        }
+        run.signal("reward-0", SIGSTOP)
+        run.waitUntil("the broker gives up the stopped worker") {
+            run.log("learner").contains("reward worker reward-0 gone (")
+        }
+        run.signal("reward-0", SIGKILL)
+        let gone = run.log("learner").split(separator: "\n").first { $0.contains("reward worker reward-0 gone (") } ?? ""
+        XCTAssertTrue(gone.contains("; 1 request(s) re-queued, 1 live"), String(gone))
+        let before = run.latestVersion()
+        run.waitUntil("updates go on with one worker") { run.latestVersion() >= before + 3 }
+        let last = try XCTUnwrap(run.metrics().last)
+        XCTAssertEqual(last["reward_worker_deaths"] as? Int, 1, "\(last)")
+        XCTAssertEqual(last["reward_redispatched"] as? Int, 1, "\(last)")
+        XCTAssertEqual(last["live_reward_workers"] as? Int, 1, "\(last)")
+    }
+
     func testConfigErrorsNameTheKeyAndLine() throws {
         run = try RunHarness("config")
         let bad = run.directory.appendingPathComponent("bad.yaml")
@@ -175,6 +247,14 @@ final class ProcessTests: XCTestCase {
     }
 
     // MARK: - Helpers
+
+    /// Whether `pid` is a live process (a zombie awaiting its reaper counts as ended).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(close, offsetBy: 2)]
+        return state != "Z" && state != "X"
+    }
 
     /// The integer right after the first match of the regular expression `prefix`.
     static func number(after prefix: String, in text: String) -> Int? {

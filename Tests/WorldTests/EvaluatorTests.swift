@@ -6,7 +6,7 @@ import XCTest
 final class EvaluatorTests: XCTestCase {
     /// Per-attribute accuracy of the evaluator over random scenes (every attribute uniform,
     /// striped with probability 1/2), jittered, with optional Gaussian pixel noise (clamped).
-    private func accuracy(draws: Int, noise: Float, seed: UInt64) -> (rates: [String: Double], perSecond: Double) {
+    private func accuracy(draws: Int, noise: Float, seed: UInt64) -> [String: Double] {
         var rng = RandomGenerator(seed: seed)
         var correct: [String: Int] = [:]
         var images: [(Scene, Image)] = []
@@ -23,9 +23,7 @@ final class EvaluatorTests: XCTestCase {
             }
             images.append((scene, image))
         }
-        let start = Date()
         let truths = images.map { Evaluator.evaluate($0.1) }
-        let perSecond = Double(draws) / Date().timeIntervalSince(start)
         for ((scene, _), t) in zip(images, truths) {
             let checks = [
                 ("bg", t.background == scene.background), ("color", t.color == scene.color),
@@ -37,7 +35,7 @@ final class EvaluatorTests: XCTestCase {
         }
         let names = ["bg", "color", "shape", "size", "position", "striped", "all"]
         let rates = Dictionary(uniqueKeysWithValues: names.map { ($0, Double(correct[$0, default: 0]) / Double(draws)) })
-        return (rates, perSecond)
+        return rates
     }
 
     private func report(_ label: String, _ rates: [String: Double]) {
@@ -45,16 +43,15 @@ final class EvaluatorTests: XCTestCase {
         print(label, names.map { "\($0) \(String(format: "%.4f", rates[$0]!))" }.joined(separator: ", "))
     }
 
+    /// (Its speed is `shielddiff bench evaluator`'s figure, not a test's.)
     func testRecoversEveryAttributeOfCleanJitteredRenders() {
-        let (rates, perSecond) = accuracy(draws: 4_500, noise: 0, seed: 42)
+        let rates = accuracy(draws: 4_500, noise: 0, seed: 42)
         report("evaluator, 4500 clean jittered renders:", rates)
-        print(String(format: "evaluator speed: %.0f images/s (single thread)", perSecond))
         for (name, rate) in rates where name != "all" { XCTAssertGreaterThanOrEqual(rate, 0.995, name) }
-        XCTAssertGreaterThanOrEqual(perSecond, 500)
     }
 
     func testRecoversAttributesUnderGaussianNoise() {
-        let (rates, _) = accuracy(draws: 1_000, noise: 0.1, seed: 43)
+        let rates = accuracy(draws: 1_000, noise: 0.1, seed: 43)
         report("evaluator, 1000 jittered renders + N(0, 0.1²) noise:", rates)
         for (name, rate) in rates { XCTAssertGreaterThanOrEqual(rate, 0.95, name) }
     }

@@ -16,12 +16,10 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(timedOut?.kind, .wouldBlock)
         XCTAssertTrue(timedOut?.isTimeout ?? false)
         XCTAssertFalse(timedOut?.isInterrupted ?? true)
+        // It waited (a lower bound only: a loaded machine may wait longer without any defect).
         XCTAssertGreaterThanOrEqual(elapsed, .milliseconds(190))
-        XCTAssertLessThan(elapsed, .seconds(1))
 
-        let nonBlockingStart = ContinuousClock.now
         XCTAssertTrue(zmqError { () throws(ZMQError) in try pull.receive(timeout: .zero) }?.isTimeout ?? false)
-        XCTAssertLessThan(ContinuousClock.now - nonBlockingStart, .milliseconds(100))
 
         // The socket-wide receive timeout applies when a call passes no timeout.
         try pull.setOption(.receiveTimeout, .milliseconds(100))

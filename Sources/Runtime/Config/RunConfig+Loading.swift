@@ -101,8 +101,10 @@ extension RunConfig {
         if hyperparameters.timestepFraction <= 0 {
             throw ConfigError("hyperparameters.timestep_fraction must be > 0, got \(hyperparameters.timestepFraction)")
         }
-        let distinct = Set([endpoints.control, endpoints.weights, endpoints.rewardFrontend, endpoints.rewardBackend])
-        if distinct.count != 4 { throw ConfigError("endpoints.* must be four different endpoints") }
+        // `tcp://host:*` asks for an ephemeral port: four of them bind four different ports.
+        let fixed = [endpoints.control, endpoints.weights, endpoints.rewardFrontend, endpoints.rewardBackend]
+            .filter { !$0.hasSuffix(":*") }
+        if Set(fixed).count != fixed.count { throw ConfigError("endpoints.* must be four different endpoints") }
         return self
     }
 

@@ -38,7 +38,7 @@ extension Learner {
                 if let checkpoint { report(checkpoint) }
                 if config.updates > 0, newVersion - 1 >= UInt64(config.updates) {
                     beginTermination(reason: "\(config.updates) updates done", now: now)
-                } else if let mean = unsafeTargetReached() {
+                } else if let mean = stopRule.reached {
                     beginTermination(reason: String(format: "unsafe share %.3f ≤ stop_unsafe_rate over the last %d updates",
                                                     mean, config.stopWindow), now: now)
                 }
@@ -50,15 +50,6 @@ extension Learner {
                 if phase == .finalCheckpoint { finish(now: now) }
             }
         }
-    }
-
-    /// The mean unsafe share of the last `stop_window` batches when it is at most
-    /// `stop_unsafe_rate` (the run's goal is reached: training on would only chase the
-    /// alignment term, which costs fidelity), else nil.
-    func unsafeTargetReached() -> Double? {
-        guard config.stopUnsafeRate > 0, recentUnsafeFractions.count == config.stopWindow else { return nil }
-        let mean = recentUnsafeFractions.reduce(0, +) / Double(config.stopWindow)
-        return mean <= config.stopUnsafeRate ? mean : nil
     }
 
     /// Publishes the current WEIGHTS once on PUB (encoded once for every subscriber).
@@ -103,7 +94,7 @@ extension Learner {
         let alignmentMean = batch.reduce(0.0) { $0 + Double($1.alignment) } / count
         let unsafeRate = batch.reduce(0.0) { $0 + Double($1.unsafeProbability) } / count
         let unsafeFraction = Double(batch.filter { $0.unsafeProbability > 0.5 }.count) / count
-        recentUnsafeFractions = Array((recentUnsafeFractions + [unsafeFraction]).suffix(config.stopWindow))
+        stopRule.record(unsafeFraction)
         let lagMean = Double(lags.reduce(0, +)) / Double(lags.count)
         var numbers: [String: Double] = [:]
         numbers["update"] = Double(version - 1)

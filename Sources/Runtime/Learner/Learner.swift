@@ -62,8 +62,8 @@ public final class Learner {
     var pendingBatch: [Trajectory] = []
     var updateRunning = false
     var lastUpdateEnd = ContinuousClock.now
-    /// The share of detector-unsafe trajectories in each of the last `stop_window` batches.
-    var recentUnsafeFractions: [Double] = []
+    /// `stop_unsafe_rate` over the unsafe shares of the last `stop_window` trained batches.
+    var stopRule: UnsafeShareStopRule
     let started = ContinuousClock.now
 
     /// Sets the learner up: restores the newest checkpoint when `resume` is set and one exists,
@@ -72,6 +72,7 @@ public final class Learner {
     public init(config: RunConfig, model: PolicyLearner, resume: Bool, parentPID: Int32? = nil) throws {
         self.config = config
         self.parentPID = parentPID
+        stopRule = UnsafeShareStopRule(rate: config.stopUnsafeRate, window: config.stopWindow)
         spec = model.trajectorySpec
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
         var restored: LearnerCheckpoint?

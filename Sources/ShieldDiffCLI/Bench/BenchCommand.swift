@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the project's hot paths.",
         subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchDenoiser.self, BenchSampler.self,
-                      BenchLearnerUpdate.self]
+                      BenchLearnerUpdate.self, BenchEvaluator.self]
     )
 }
 

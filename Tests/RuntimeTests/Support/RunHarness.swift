@@ -5,7 +5,13 @@ import XCTest
 import Glibc
 #endif
 
-/// One test's run: a temporary folder, its own ipc endpoints, a YAML config selecting the
+/// Why a test could not set up its run (the message says how to fix it).
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One test's run: a temporary folder, its own ipc endpoints (or tcp loopback ports), a YAML config selecting the
 /// test-linear policy with tiny settings, and the `shielddiff` processes it starts (their
 /// stderr goes to one log file each). Everything still running is killed on `tearDown`.
 final class RunHarness {
@@ -17,22 +23,59 @@ final class RunHarness {
         return bundle.deletingLastPathComponent().appendingPathComponent("shielddiff").path
     }
 
+    /// How the run's processes reach the learner.
+    enum Transport {
+        /// ipc sockets in the run's folder.
+        case ipc
+        /// tcp loopback with `*` ports: the learner binds ephemeral ports, and the peers get
+        /// the ports it logged (`resolveEndpoints`).
+        case tcp
+    }
+
     let directory: URL
+    let transport: Transport
+    /// The endpoints `writeConfig` writes, by name (control, weights, frontend, backend).
+    private(set) var endpoints: [String: String] = [:]
     private(set) var processes: [String: Process] = [:]
     private var restarts: [String: Int] = [:]
 
     /// A fresh folder under /tmp (short paths: ipc endpoint paths are limited to ~100 bytes).
-    init(_ name: String) throws {
+    init(_ name: String, transport: Transport = .ipc) throws {
+        self.transport = transport
         directory = URL(fileURLWithPath: "/tmp/sd-\(name)-\(getpid())-\(UInt16.random(in: .min ... .max))")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for name in ["control", "weights", "frontend", "backend"] {
+            endpoints[name] = transport == .ipc ? "ipc://\(directory.path)/\(name).sock" : "tcp://127.0.0.1:*"
+        }
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-            throw XCTSkip("no shielddiff binary at \(Self.binary); build it first (swift build -c release)")
+            // A failure, not a skip: these process tests are what prove the runtime works.
+            let message = "no shielddiff binary at \(Self.binary): build it first with "
+                + "`swift build -c release --build-tests` (or set SHIELDDIFF_BIN)"
+            XCTFail(message)
+            throw HarnessError(message)
         }
     }
 
-    /// The endpoint named `name` in this run's folder.
-    func endpoint(_ name: String) -> String { "ipc://\(directory.path)/\(name).sock" }
+    /// Over tcp: waits for the learner's log line naming the ports it bound and makes them the
+    /// endpoints of configs written from now on (for the peers). Over ipc: nothing to do.
+    func resolveEndpoints(learner name: String = "learner", file: StaticString = #filePath, line: UInt = #line) {
+        guard transport == .tcp else { return }
+        let pattern = "control (\\S+), weights (\\S+), reward (\\S+) / (\\S+)\n"
+        var found: [String] = []
+        waitUntil("the learner logs its bound endpoints", file: file, line: line) {
+            let log = self.log(name)
+            guard let match = try? NSRegularExpression(pattern: pattern)
+                .firstMatch(in: log, range: NSRange(log.startIndex..., in: log)) else { return false }
+            found = (1...4).map { String(log[Range(match.range(at: $0), in: log)!]) }
+            return true
+        }
+        guard found.count == 4 else { return }
+        for (name, endpoint) in zip(["control", "weights", "frontend", "backend"], found) {
+            XCTAssertFalse(endpoint.hasSuffix(":*"), "unresolved \(endpoint)", file: file, line: line)
+            endpoints[name] = endpoint.hasSuffix(",") ? String(endpoint.dropLast()) : endpoint
+        }
+    }
 
     /// The test configuration: test-linear, D = 16, N = 4, 100 ms heartbeats, fast reconnects;
     /// each top-level `key: value` line of `extra` replaces the base line of that key.
@@ -41,10 +84,10 @@ final class RunHarness {
         model: test-linear
         run_dir: \(directory.path)/run
         endpoints:
-          control: \(endpoint("control"))
-          weights: \(endpoint("weights"))
-          reward_frontend: \(endpoint("frontend"))
-          reward_backend: \(endpoint("backend"))
+          control: "\(endpoints["control"]!)"
+          weights: "\(endpoints["weights"]!)"
+          reward_frontend: "\(endpoints["frontend"]!)"
+          reward_backend: "\(endpoints["backend"]!)"
         actors: 2
         reward_workers: 1
         trajectories_per_batch: 4
