@@ -133,6 +133,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var checkpointEvery = 10
     /// Checkpoint files kept (older ones are deleted).
     public var checkpointsKept = 3
+    /// Also checkpoint after an update once this many seconds passed since the last
+    /// checkpoint; 0 = off. A learner that dies before `checkpoint_every` updates still keeps
+    /// its progress (a write of the full denoiser takes well under a second, an update ~15 s).
+    public var checkpointSeconds = 10.0
     /// Supervisor: first restart delay in milliseconds for a child that died (doubles).
     public var restartDelayMs = 500
     /// Supervisor: largest restart delay in milliseconds.

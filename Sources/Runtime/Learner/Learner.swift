@@ -62,6 +62,10 @@ public final class Learner {
     var pendingBatch: [Trajectory] = []
     var updateRunning = false
     var lastUpdateEnd = ContinuousClock.now
+    /// When the last checkpoint was asked for (start counts as one): `checkpoint_seconds` runs from it.
+    var lastCheckpointRequest = ContinuousClock.now
+    /// Updates finished in this process's life (its first is timed from `started`).
+    var updatesThisLife = 0
     /// The share of detector-unsafe trajectories in each of the last `stop_window` batches.
     var recentUnsafeFractions: [Double] = []
     let started = ContinuousClock.now
@@ -76,10 +80,17 @@ public final class Learner {
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
         var restored: LearnerCheckpoint?
         if resume {
-            if let (checkpoint, url) = try checkpoints.latest() {
-                try model.restore(tensors: checkpoint.tensors, metadata: checkpoint.metadata)
+            let abandoned = checkpoints.removeAbandonedTemporaries()
+            if abandoned > 0 { log.info("--resume: removed \(abandoned) temporary file(s) of an interrupted checkpoint write") }
+            let (found, skipped) = try checkpoints.newest { try model.restore(tensors: $0.tensors, metadata: $0.metadata) }
+            for file in skipped { log.info("--resume: skipped \(file.url.lastPathComponent), it does not load: \(file.reason)") }
+            if let (checkpoint, url) = found {
                 restored = checkpoint
-                log.info("resumed from \(url.path): version \(checkpoint.version), run \(checkpoint.runID)")
+                log.info("resumed from \(url.path): version \(checkpoint.version), run \(checkpoint.runID)" +
+                         (skipped.isEmpty ? "" : " (the newest that loads; \(skipped.count) newer skipped)"))
+            } else if !skipped.isEmpty {
+                throw RuntimeError("--resume: no checkpoint in \(checkpoints.directory.path) loads; " +
+                                   skipped.map { "\($0.url.lastPathComponent): \($0.reason)" }.joined(separator: "; "))
             } else {
                 log.info("--resume: no checkpoint in \(checkpoints.directory.path); starting at version 1")
             }
@@ -87,6 +98,7 @@ public final class Learner {
         version = restored?.version ?? 1
         runID = restored?.runID ?? (config.runID.isEmpty ? Self.newRunID() : config.runID)
         stats.trained = restored?.trajectoriesTrained ?? 0
+        recentUnsafeFractions = restored?.recentUnsafeFractions ?? []
         weights = Self.weights(model.trainable, version: version)
         metrics = try MetricsWriter(url: config.resolvedMetricsFile)
 
