@@ -202,7 +202,8 @@ public final class Learner {
         for (identity, peer) in peers {
             if now - peer.lastHeard > config.deadAfter {
                 peers[identity] = nil
-                log.info("\(peer.instanceID) silent for \(config.deadAfter): forgotten; \(actorCount) actor(s) live")
+                log.info(String(format: "\(peer.instanceID) silent for %.3f s, limit \(config.deadAfter): forgotten; \(actorCount) actor(s) live",
+                                (now - peer.lastHeard).seconds))
             } else if now - peer.lastSent >= config.heartbeatInterval {
                 sendControl(.heartbeat(Heartbeat(policyVersion: version)), to: identity, now: now)
             }
