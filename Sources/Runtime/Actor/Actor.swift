@@ -402,8 +402,14 @@ public final class Actor {
         inFlight.removeAll()
         heldBatches.removeAll()
         mailbox.welcome(maxInFlight: Int(welcome.maxInFlightBatches), carried: carried.count)
+        let before = (counters.batchesResent, counters.batchesDiscarded, counters.batchesStale)
         sendIfValid(carried, now: now, resent: true)
         for id in rewards.keys { resendReward(id, now: now) }
+        if !carried.isEmpty || !rewards.isEmpty {
+            log.info("kept over the learner's restart: \(counters.batchesResent - before.0) batch(es) resent, " +
+                     "\(counters.batchesDiscarded - before.1) discarded (sampled with a version the learner lost or another run), " +
+                     "\(counters.batchesStale - before.2) stale; \(rewards.count) reward request(s) resent")
+        }
     }
 
     /// Sends each batch still valid for this session: sampled in it, or in an earlier session of
