@@ -17,10 +17,7 @@ extension Learner {
         updateRunning = true
         let produced = version + 1
         let every = config.checkpointEvery
-        // Every K updates, and whenever `checkpoint_seconds` have passed since the last one, so
-        // a learner that lives shorter than K updates still moves the run forward.
-        let due = (every > 0 && (produced - 1) % UInt64(every) == 0)
-            || (config.checkpointSeconds > 0 && now - lastCheckpointRequest >= .milliseconds(Int(config.checkpointSeconds * 1000)))
+        let due = every > 0 && (produced - 1) % UInt64(every) == 0
         if due { lastCheckpointRequest = now }
         let window = Array((recentUnsafeFractions + [Self.unsafeFraction(batch)]).suffix(config.stopWindow))
         updater.submit(.update(batch, producing: produced,
@@ -49,7 +46,17 @@ extension Learner {
                 }
                 publish(now: now)
                 record(batch: batch, modelMetrics: modelMetrics, seconds: seconds, now: now)
-                if let checkpoint { report(checkpoint) }
+                if let checkpoint {
+                    report(checkpoint)
+                } else if config.checkpointSeconds > 0,
+                          now - lastCheckpointRequest >= .milliseconds(Int(config.checkpointSeconds * 1000)) {
+                    // `checkpoint_seconds` since the last checkpoint (or the start): written before
+                    // the next update (jobs run in order), so a learner that dies sooner than
+                    // `checkpoint_every` updates still moves the run forward.
+                    lastCheckpointRequest = now
+                    checkpointJobs += 1
+                    updater.submit(.checkpoint(checkpointRequest()))
+                }
                 if config.updates > 0, newVersion - 1 >= UInt64(config.updates) {
                     beginTermination(reason: "\(config.updates) updates done", now: now)
                 } else if let mean = unsafeTargetReached() {
@@ -61,7 +68,8 @@ extension Learner {
                 log.info("update to version \(failedVersion) failed, batch of \(pendingBatch.count) dropped: \(error)")
             case let .checkpointed(result):
                 report(result)
-                if phase == .finalCheckpoint { finish(now: now) }
+                checkpointJobs -= 1
+                if phase == .finalCheckpoint && checkpointJobs == 0 { finish(now: now) }
             }
         }
     }

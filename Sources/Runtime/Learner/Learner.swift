@@ -66,6 +66,8 @@ public final class Learner {
     var lastCheckpointRequest = ContinuousClock.now
     /// Updates finished in this process's life (its first is timed from `started`).
     var updatesThisLife = 0
+    /// Checkpoint-only jobs submitted and not yet finished (the run ends after the last).
+    var checkpointJobs = 0
     /// The share of detector-unsafe trajectories in each of the last `stop_window` batches.
     var recentUnsafeFractions: [Double] = []
     let started = ContinuousClock.now
@@ -220,6 +222,7 @@ public final class Learner {
             if (actorsDone && broker.allWorkersTerminated) || now >= deadline {
                 if now >= deadline { log.info("termination grace period over; not every peer acknowledged") }
                 phase = .finalCheckpoint
+                checkpointJobs += 1
                 updater.submit(.checkpoint(checkpointRequest()))
             }
         }
