@@ -166,3 +166,22 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(final.trajectoriesTrained, 48)
     }
 }
+
+extension ResumeTests {
+    /// With `checkpoint_every: 0` only `checkpoint_seconds` writes checkpoints while the run
+    /// goes on: a learner killed mid-run resumes from one of them, not from version 1.
+    func testCheckpointSecondsAloneKeepsAKilledLearnersProgress() throws {
+        let config = try startRun("seconds", extra: "updates: 0\ncheckpoint_every: 0\ncheckpoint_seconds: 0.2\n")
+        run.waitUntil("two checkpoints on the time budget") {
+            run.log("learner").components(separatedBy: "] checkpoint checkpoint-v").count >= 3
+        }
+        run.signal("learner", SIGKILL)
+        XCTAssertNotNil(run.waitForExit(run.processes["learner"]!))
+        let newest = try XCTUnwrap(try CheckpointFolder(directory: run.directory.appendingPathComponent("run/checkpoints")).latest())
+        XCTAssertGreaterThan(newest.checkpoint.version, 2)
+        try run.startRole("learner", "learner", config: config, ["--resume"])
+        run.waitUntil("the learner resumes from the time-budget checkpoint") {
+            run.log("learner").contains("version \(newest.checkpoint.version), run")
+        }
+    }
+}
