@@ -34,6 +34,12 @@ func readFile(_ url: URL) throws(CheckpointError) -> [UInt8] {
     return bytes
 }
 
+/// Test-only: `SHIELDDIFF_TEST_WRITE_PAUSE_MS` (unset in real runs) makes `writeAtomically`
+/// write in four pieces and pause after each and before the rename, so crash tests can kill
+/// a writer in the middle of a write of a small file.
+private let testWritePause: useconds_t? = ProcessInfo.processInfo.environment["SHIELDDIFF_TEST_WRITE_PAUSE_MS"]
+    .flatMap { UInt32($0) }.map { $0 * 1000 }
+
 /// Replaces the file at `url` with `bytes` so that readers and crashes see the old file or the
 /// new one, never a partial write: the bytes go to a temporary file in the same directory,
 /// which is fsynced, renamed over the target (atomic within a file system), and then the
@@ -52,16 +58,20 @@ func writeAtomically(_ bytes: [UInt8], to url: URL) throws(CheckpointError) {
     do {
         defer { close(fd) }
         var done = 0
+        let piece = testWritePause == nil ? bytes.count : max(1, (bytes.count + 3) / 4)
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            let end = min(bytes.count, done + piece)
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, end - done) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw posixError("cannot write temporary file \(temporary)", source: target)
             }
             done += n
+            if let testWritePause { usleep(testWritePause) }
         }
         guard fsync(fd) == 0 else { throw posixError("cannot fsync temporary file \(temporary)", source: target) }
     }
+    if let testWritePause { usleep(testWritePause) }
     guard rename(temporary, target) == 0 else {
         throw posixError("cannot rename temporary file \(temporary) over the target", source: target)
     }

@@ -44,12 +44,28 @@ public final class Actor {
     private var reconnectDelay: Duration
     private var reconnectAt: ContinuousClock.Instant?
     private var nextBatchID: UInt64 = 0
-    /// Unacknowledged batches: when each was sent, and its trajectories (resent if refused
-    /// as overloaded).
-    private var inFlight: [UInt64: (sentAt: ContinuousClock.Instant, trajectories: [Trajectory])] = [:]
+    /// A batch and the session (WELCOME count) whose weights sampled it.
+    private struct Batch {
+        let epoch: Int
+        let trajectories: [Trajectory]
+    }
+    /// Unacknowledged batches: when each was sent, and the batch (resent if refused as
+    /// overloaded, or to a restarted learner).
+    private var inFlight: [UInt64: (sentAt: ContinuousClock.Instant, batch: Batch)] = [:]
     /// Batches the learner refused as overloaded, each keeping its slot until it is resent at
     /// its release time: sampling waits instead of producing batches that would be refused.
-    private var heldBatches: [(release: ContinuousClock.Instant, trajectories: [Trajectory])] = []
+    private var heldBatches: [(release: ContinuousClock.Instant, batch: Batch)] = []
+    /// Batches unacknowledged, held or finished while the learner was gone, kept (with their
+    /// slots) for the next WELCOME, which resends the ones still valid (PROTOCOL.md §5.1).
+    private var awaitingLearner: [Batch] = []
+    /// The current session's number (WELCOMEs so far).
+    private var epoch = 0
+    /// The version the current session's WELCOME named.
+    private var sessionStartVersion: UInt64 = 0
+    /// Per session: the run it belonged to and the lowest version any later WELCOME resumed
+    /// at. A batch of that session tagged above it was sampled with weights the restarted
+    /// learner lost, so it is void; at or below it the version names the same weights.
+    private var sessions: [Int: (runID: String, ceiling: UInt64)] = [:]
     private var overloadBackoff = Duration.milliseconds(20)
     private var rewards: [UInt64: PendingReward] = [:]
     private var counters = ActorCounters()
@@ -188,7 +204,7 @@ public final class Actor {
         socketsChanged = true
         welcomed = false
         mailbox.lostLearner()
-        for _ in 0..<(inFlight.count + heldBatches.count) { mailbox.freeSlot() }
+        awaitingLearner += inFlight.sorted { $0.key < $1.key }.map(\.value.batch) + heldBatches.map(\.batch)
         inFlight.removeAll()
         heldBatches.removeAll()
         reconnectAt = now + delay
@@ -212,7 +228,7 @@ public final class Actor {
         }
         let due = heldBatches.filter { $0.release <= now }
         heldBatches.removeAll { $0.release <= now }
-        for held in due { sendBatch(held.trajectories, now: now) }
+        for held in due { sendBatch(held.batch, now: now) }
         for (batchID, sent) in inFlight where now - sent.sentAt > deadAfter {
             inFlight[batchID] = nil
             counters.acksTimedOut += 1
@@ -278,23 +294,19 @@ public final class Actor {
             heartbeatInterval = .milliseconds(Int(welcome.heartbeatIntervalMilliseconds))
             deadAfter = heartbeatInterval * Int(welcome.liveness)
             reconnectDelay = .milliseconds(config.reconnectDelayMs)
-            inFlight.removeAll()
-            heldBatches.removeAll()
-            rewards.removeAll()
-            mailbox.welcome(maxInFlight: Int(welcome.maxInFlightBatches))
             log.info("welcomed by run \(welcome.runID) at v\(welcome.policyVersion)")
-        case let .weights(weights):
+            startSession(welcome, now: now)        case let .weights(weights):
             guard welcomed else { break }
             mailbox.offer(weights, afterWelcome: expectWeightsAfterWelcome)
             expectWeightsAfterWelcome = false
         case let .batchAck(ack):
-            if let sent = inFlight.removeValue(forKey: ack.batchID) {
+            if let sent = inFlight.removeValue(forKey: ack.batchID)?.batch {
                 // A batch refused whole by a full learner is kept and resent after a back-off
                 // (doubling up to one heartbeat interval); its slot stays taken, so sampling
                 // pauses instead of spending CPU on batches that would be refused too. The
                 // learner drops it as stale if it has meanwhile aged past max_policy_lag.
                 if ack.reason.contains("overloaded") && ack.accepted == 0 {
-                    heldBatches.append((now + overloadBackoff, sent.trajectories))
+                    heldBatches.append((now + overloadBackoff, sent))
                     overloadBackoff = min(overloadBackoff * 2, heartbeatInterval)
                 } else {
                     overloadBackoff = .milliseconds(20)
@@ -358,8 +370,9 @@ public final class Actor {
     private func sendOutbox(now: ContinuousClock.Instant) {
         for item in mailbox.takeOutbox() {
             switch item {
-            case let .batch(trajectories):
-                sendBatch(trajectories, now: now)
+            case let .batch(trajectories, epoch):
+                let batch = Batch(epoch: epoch, trajectories: trajectories)
+                if welcomed { sendIfValid([batch], now: now) } else { awaitingLearner.append(batch) }
             case let .reward(request):
                 rewards[request.requestID] = PendingReward(request: request, sentAt: now,
                                                            wait: .milliseconds(config.rewardTimeoutMs))
@@ -370,20 +383,73 @@ public final class Actor {
         }
     }
 
+    /// A new session: batches of earlier ones still valid for it are resent (a restarted
+    /// learner need not wait for a whole fresh buffer), reward requests go to its broker.
+    private func startSession(_ welcome: Welcome, now: ContinuousClock.Instant) {
+        epoch += 1
+        for (number, session) in sessions {
+            sessions[number]!.ceiling = min(session.ceiling, welcome.policyVersion)
+            if session.runID != welcome.runID || number < epoch - 16 { sessions[number] = nil }
+        }
+        sessions[epoch] = (welcome.runID, .max)
+        sessionStartVersion = welcome.policyVersion
+        if sessions.count == 1 {  // a new run: what the sampling thread waits on is void
+            mailbox.withdraw(Array(rewards.keys))
+            rewards.removeAll()
+        }
+        let carried = awaitingLearner + inFlight.values.map(\.batch) + heldBatches.map(\.batch)
+        awaitingLearner.removeAll()
+        inFlight.removeAll()
+        heldBatches.removeAll()
+        mailbox.welcome(maxInFlight: Int(welcome.maxInFlightBatches), carried: carried.count)
+        let before = (counters.batchesResent, counters.batchesDiscarded, counters.batchesStale)
+        sendIfValid(carried, now: now, resent: true)
+        for id in rewards.keys { resendReward(id, now: now) }
+        if !carried.isEmpty || !rewards.isEmpty {
+            log.info("kept over the learner's restart: \(counters.batchesResent - before.0) batch(es) resent, " +
+                     "\(counters.batchesDiscarded - before.1) discarded (sampled with a version the learner lost or another run), " +
+                     "\(counters.batchesStale - before.2) stale; \(rewards.count) reward request(s) resent")
+        }
+    }
+
+    /// Sends each batch still valid for this session: sampled in it, or in an earlier session of
+    /// the same run with a version no later WELCOME went below and within `max_policy_lag` of
+    /// the learner. The others are discarded and free their slots.
+    private func sendIfValid(_ batches: [Batch], now: ContinuousClock.Instant, resent: Bool = false) {
+        for batch in batches {
+            let version = batch.trajectories.map(\.policyVersion).max() ?? 0
+            let oldest = batch.trajectories.map(\.policyVersion).min() ?? 0
+            if batch.epoch != epoch {
+                guard let session = sessions[batch.epoch], version <= session.ceiling else {
+                    counters.batchesDiscarded += 1
+                    mailbox.freeSlot()
+                    continue
+                }
+                if Int(sessionStartVersion) - Int(oldest) > config.maxPolicyLag {
+                    counters.batchesStale += 1
+                    mailbox.freeSlot()
+                    continue
+                }
+            }
+            if resent { counters.batchesResent += 1 }
+            sendBatch(batch, now: now)
+        }
+    }
+
     /// Sends a batch in its slot under a new batch id; a batch that cannot be sent is dropped
     /// and frees its slot.
-    private func sendBatch(_ trajectories: [Trajectory], now: ContinuousClock.Instant) {
+    private func sendBatch(_ batch: Batch, now: ContinuousClock.Instant) {
         nextBatchID += 1
-        let batch = TrajectoryBatch(actorID: instanceID, batchID: nextBatchID, trajectories: trajectories)
-        guard let control, welcomed, case .sent = (try? control.send(.trajectoryBatch(batch))) ?? .queueFull else {
+        let message = TrajectoryBatch(actorID: instanceID, batchID: nextBatchID, trajectories: batch.trajectories)
+        guard let control, welcomed, case .sent = (try? control.send(.trajectoryBatch(message))) ?? .queueFull else {
             counters.batchesDropped += 1
             mailbox.freeSlot()
             return
         }
         lastSent = now
-        inFlight[nextBatchID] = (now, trajectories)
+        inFlight[nextBatchID] = (now, batch)
         counters.batchesSent += 1
-        counters.trajectoriesSent += trajectories.count
+        counters.trajectoriesSent += batch.trajectories.count
     }
 
     private func resendReward(_ id: UInt64, now: ContinuousClock.Instant, first: Bool = false) {
@@ -402,6 +468,13 @@ public final class Actor {
 struct ActorCounters {
     var batchesSent = 0
     var batchesDropped = 0
+    /// Batches of an earlier session resent to a restarted learner.
+    var batchesResent = 0
+    /// Batches of an earlier session void for the new one (another run, or sampled with a
+    /// version the restarted learner lost).
+    var batchesDiscarded = 0
+    /// Batches of an earlier session more than `max_policy_lag` behind the restarted learner.
+    var batchesStale = 0
     var trajectoriesSent = 0
     var trajectoriesAccepted = 0
     var trajectoriesRejected = 0
@@ -416,7 +489,8 @@ struct ActorCounters {
             ("trajectories_accepted", trajectoriesAccepted), ("trajectories_rejected", trajectoriesRejected),
             ("acks_timed_out", acksTimedOut), ("reward_requests_sent", rewardRequestsSent),
             ("reward_requests_retried", rewardRequestsRetried), ("reward_results_ignored", rewardResultsIgnored),
-            ("batches_sampled", sampler.batchesSampled), ("batches_discarded", sampler.batchesDiscarded),
+            ("batches_sampled", sampler.batchesSampled), ("batches_discarded", batchesDiscarded),
+            ("batches_resent", batchesResent), ("batches_stale_at_restart", batchesStale),
             ("weights_installed", sampler.weightsInstalled), ("weights_refused", sampler.weightsRefused),
         ]
         return values.map { Metric(name: $0.0, value: Double($0.1)) }

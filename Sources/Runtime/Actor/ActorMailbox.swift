@@ -10,7 +10,7 @@ import Wire
 final class ActorMailbox: @unchecked Sendable {
     /// Something the sampling thread wants sent.
     enum Outbound {
-        case batch([Trajectory])
+        case batch([Trajectory], epoch: Int)
         case reward(RewardRequest)
         case cancelReward(UInt64)
     }
@@ -18,7 +18,6 @@ final class ActorMailbox: @unchecked Sendable {
     /// Counters kept by the sampling thread (reported in HEARTBEAT).
     struct SamplerCounters {
         var batchesSampled = 0
-        var batchesDiscarded = 0
         var weightsInstalled = 0
         var weightsRefused = 0
     }
@@ -32,20 +31,21 @@ final class ActorMailbox: @unchecked Sendable {
     private var held: (version: UInt64, epoch: Int)?
     private var outbox: [Outbound] = []
     private var results: [UInt64: RewardResult] = [:]
+    private var withdrawn: Set<UInt64> = []
     private var stopping = false
     private var counters = SamplerCounters()
 
     // MARK: I/O thread
 
-    /// A WELCOME arrived: a new session whose weights follow; earlier weights and batches are void.
-    func welcome(maxInFlight: Int) {
+    /// A WELCOME arrived: a new session whose weights follow. `carried` batches of earlier
+    /// sessions are being resent in it and keep their slots; weights of earlier sessions are void.
+    func welcome(maxInFlight: Int, carried: Int) {
         condition.lock()
         epoch += 1
         welcomed = true
         self.maxInFlight = max(1, maxInFlight)
-        inFlight = 0
+        inFlight = carried
         pending = nil
-        results.removeAll()
         condition.broadcast()
         condition.unlock()
     }
@@ -85,6 +85,14 @@ final class ActorMailbox: @unchecked Sendable {
     func deliver(_ result: RewardResult) {
         condition.lock()
         results[result.requestID] = result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Gives up reward requests the sampling thread waits on (a new run: its batch is void).
+    func withdraw(_ ids: [UInt64]) {
+        condition.lock()
+        withdrawn.formUnion(ids)
         condition.broadcast()
         condition.unlock()
     }
@@ -152,33 +160,32 @@ final class ActorMailbox: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Posts a reward request and waits for its result; nil when the session changed or the
-    /// actor stops meanwhile (the request is then withdrawn).
-    func reward(_ request: RewardRequest, epoch requestEpoch: Int, wake: () -> Void) -> RewardResult? {
+    /// Posts a reward request and waits for its result (across learner restarts: the I/O
+    /// thread resends it to the new broker); nil when the actor stops meanwhile or the I/O
+    /// thread withdraws the request (`withdraw`).
+    func reward(_ request: RewardRequest, wake: () -> Void) -> RewardResult? {
         condition.lock()
         outbox.append(.reward(request))
         condition.unlock()
         wake()
         condition.lock()
         defer { condition.unlock() }
-        while results[request.requestID] == nil && !stopping && epoch == requestEpoch { condition.wait() }
+        while results[request.requestID] == nil && !stopping && !withdrawn.contains(request.requestID) { condition.wait() }
+        withdrawn.remove(request.requestID)
         if let result = results.removeValue(forKey: request.requestID) { return result }
         outbox.append(.cancelReward(request.requestID))
         return nil
     }
 
-    /// Posts a finished batch if its weights are still of the current session (else discards
-    /// it, PROTOCOL.md §5.1); returns true when posted.
+    /// Posts a finished batch sampled with the weights of session `epoch` (the I/O thread
+    /// decides whether it is still valid for the current session, PROTOCOL.md §5.1); returns
+    /// true when posted.
     func post(_ trajectories: [Trajectory], epoch batchEpoch: Int) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         counters.batchesSampled += 1
-        guard batchEpoch == epoch, welcomed else {
-            counters.batchesDiscarded += 1
-            return false
-        }
         inFlight += 1
-        outbox.append(.batch(trajectories))
+        outbox.append(.batch(trajectories, epoch: batchEpoch))
         return true
     }
 }

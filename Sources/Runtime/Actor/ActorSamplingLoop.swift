@@ -88,7 +88,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
             nextRequestID += 1
             let request = RewardRequest(requestID: nextRequestID, images: images, prompts: safe)
             images = Tensor(zeros: [0])
-            guard let result = mailbox.reward(request, epoch: epoch, wake: wake) else { return }
+            guard let result = mailbox.reward(request, wake: wake) else { return }
             scores = (0..<result.rewards.count).map {
                 RewardScore(reward: result.rewards[$0], alignment: result.alignment[$0], unsafe: result.unsafe[$0])
             }

@@ -17,9 +17,16 @@ extension Learner {
         updateRunning = true
         let produced = version + 1
         let every = config.checkpointEvery
-        let checkpoint = every > 0 && (produced - 1) % UInt64(every) == 0
+        let due = every > 0 && (produced - 1) % UInt64(every) == 0
+        if due { lastCheckpointRequest = now }
+        let window = stopRule.recording(Self.unsafeFraction(batch)).recent
         updater.submit(.update(batch, producing: produced,
-                               checkpoint: checkpoint ? checkpointRequest(version: produced, extraTrained: batch.count) : nil))
+                               checkpoint: due ? checkpointRequest(version: produced, extraTrained: batch.count, window: window) : nil))
+    }
+
+    /// The share of `batch` the detector calls unsafe (P > 0.5): what the stop rule averages.
+    static func unsafeFraction(_ batch: [Trajectory]) -> Double {
+        Double(batch.filter { $0.unsafeProbability > 0.5 }.count) / Double(max(batch.count, 1))
     }
 
     /// Processes what the update thread finished: new versions, failures, checkpoints.
@@ -33,9 +40,23 @@ extension Learner {
                 weights = Self.weights(trainable, version: newVersion)
                 broker.policyVersion = newVersion
                 stats.trained += batch.count
+                updatesThisLife += 1
+                if updatesThisLife == 1 {
+                    log.info(String(format: "first update of this life %.2f s after the learner started", (now - started).seconds))
+                }
                 publish(now: now)
                 record(batch: batch, modelMetrics: modelMetrics, seconds: seconds, now: now)
-                if let checkpoint { report(checkpoint) }
+                if let checkpoint {
+                    report(checkpoint)
+                } else if config.checkpointSeconds > 0,
+                          now - lastCheckpointRequest >= .milliseconds(Int(config.checkpointSeconds * 1000)) {
+                    // `checkpoint_seconds` since the last checkpoint (or the start): written before
+                    // the next update (jobs run in order), so a learner that dies sooner than
+                    // `checkpoint_every` updates still moves the run forward.
+                    lastCheckpointRequest = now
+                    checkpointJobs += 1
+                    updater.submit(.checkpoint(checkpointRequest()))
+                }
                 if config.updates > 0, newVersion - 1 >= UInt64(config.updates) {
                     beginTermination(reason: "\(config.updates) updates done", now: now)
                 } else if let mean = stopRule.reached {
@@ -47,7 +68,8 @@ extension Learner {
                 log.info("update to version \(failedVersion) failed, batch of \(pendingBatch.count) dropped: \(error)")
             case let .checkpointed(result):
                 report(result)
-                if phase == .finalCheckpoint { finish(now: now) }
+                checkpointJobs -= 1
+                if phase == .finalCheckpoint && checkpointJobs == 0 { finish(now: now) }
             }
         }
     }
@@ -64,16 +86,22 @@ extension Learner {
     }
 
     /// What the update thread needs to write a checkpoint of `version` (default: the current).
-    func checkpointRequest(version checkpointVersion: UInt64? = nil, extraTrained: Int = 0) -> UpdateThread.CheckpointRequest {
+    func checkpointRequest(version checkpointVersion: UInt64? = nil, extraTrained: Int = 0,
+                           window: [Double]? = nil) -> UpdateThread.CheckpointRequest {
         UpdateThread.CheckpointRequest(folder: checkpoints, version: checkpointVersion ?? version, runID: runID,
                                        trajectoriesTrained: stats.trained + extraTrained,
+                                       recentUnsafeFractions: window ?? stopRule.recent,
                                        extra: ["runtime.config": config.renderedYAML()], keep: config.checkpointsKept)
     }
 
-    private func report(_ checkpoint: Result<URL, Error>) {
+    private func report(_ checkpoint: Result<UpdateThread.Written, Error>) {
         switch checkpoint {
-        case let .success(url): log.info("checkpoint \(url.lastPathComponent)")
-        case let .failure(error): log.info("checkpoint FAILED: \(error)")
+        case let .success(written):
+            log.info(String(format: "checkpoint \(written.url.lastPathComponent) (%.3f s)", written.seconds))
+        case let .failure(error):
+            // The previous checkpoints are untouched (the write is atomic, retention runs only
+            // after a good write); training goes on and the next interval tries again.
+            log.info("checkpoint FAILED, the previous one is kept, retrying at the next interval: \(error)")
         }
     }
 
@@ -93,7 +121,7 @@ extension Learner {
         let count = Double(batch.count)
         let alignmentMean = batch.reduce(0.0) { $0 + Double($1.alignment) } / count
         let unsafeRate = batch.reduce(0.0) { $0 + Double($1.unsafeProbability) } / count
-        let unsafeFraction = Double(batch.filter { $0.unsafeProbability > 0.5 }.count) / count
+        let unsafeFraction = Self.unsafeFraction(batch)
         stopRule.record(unsafeFraction)
         let lagMean = Double(lags.reduce(0, +)) / Double(lags.count)
         var numbers: [String: Double] = [:]

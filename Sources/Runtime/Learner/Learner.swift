@@ -64,6 +64,12 @@ public final class Learner {
     var lastUpdateEnd = ContinuousClock.now
     /// `stop_unsafe_rate` over the unsafe shares of the last `stop_window` trained batches.
     var stopRule: UnsafeShareStopRule
+    /// When the last checkpoint was asked for (start counts as one): `checkpoint_seconds` runs from it.
+    var lastCheckpointRequest = ContinuousClock.now
+    /// Updates finished in this process's life (its first is timed from `started`).
+    var updatesThisLife = 0
+    /// Checkpoint-only jobs submitted and not yet finished (the run ends after the last).
+    var checkpointJobs = 0
     let started = ContinuousClock.now
 
     /// Sets the learner up: restores the newest checkpoint when `resume` is set and one exists,
@@ -72,15 +78,21 @@ public final class Learner {
     public init(config: RunConfig, model: PolicyLearner, resume: Bool, parentPID: Int32? = nil) throws {
         self.config = config
         self.parentPID = parentPID
-        stopRule = UnsafeShareStopRule(rate: config.stopUnsafeRate, window: config.stopWindow)
         spec = model.trajectorySpec
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
         var restored: LearnerCheckpoint?
         if resume {
-            if let (checkpoint, url) = try checkpoints.latest() {
-                try model.restore(tensors: checkpoint.tensors, metadata: checkpoint.metadata)
+            let abandoned = checkpoints.removeAbandonedTemporaries()
+            if abandoned > 0 { log.info("--resume: removed \(abandoned) temporary file(s) of an interrupted checkpoint write") }
+            let (found, skipped) = try checkpoints.newest { try model.restore(tensors: $0.tensors, metadata: $0.metadata) }
+            for file in skipped { log.info("--resume: skipped \(file.url.lastPathComponent), it does not load: \(file.reason)") }
+            if let (checkpoint, url) = found {
                 restored = checkpoint
-                log.info("resumed from \(url.path): version \(checkpoint.version), run \(checkpoint.runID)")
+                log.info("resumed from \(url.path): version \(checkpoint.version), run \(checkpoint.runID)" +
+                         (skipped.isEmpty ? "" : " (the newest that loads; \(skipped.count) newer skipped)"))
+            } else if !skipped.isEmpty {
+                throw RuntimeError("--resume: no checkpoint in \(checkpoints.directory.path) loads; " +
+                                   skipped.map { "\($0.url.lastPathComponent): \($0.reason)" }.joined(separator: "; "))
             } else {
                 log.info("--resume: no checkpoint in \(checkpoints.directory.path); starting at version 1")
             }
@@ -88,6 +100,8 @@ public final class Learner {
         version = restored?.version ?? 1
         runID = restored?.runID ?? (config.runID.isEmpty ? Self.newRunID() : config.runID)
         stats.trained = restored?.trajectoriesTrained ?? 0
+        stopRule = UnsafeShareStopRule(rate: config.stopUnsafeRate, window: config.stopWindow,
+                                       recent: restored?.recentUnsafeFractions ?? [])
         weights = Self.weights(model.trainable, version: version)
         metrics = try MetricsWriter(url: config.resolvedMetricsFile)
 
@@ -201,7 +215,8 @@ public final class Learner {
         for (identity, peer) in peers {
             if now - peer.lastHeard > config.deadAfter {
                 peers[identity] = nil
-                log.info("\(peer.instanceID) silent for \(config.deadAfter): forgotten; \(actorCount) actor(s) live")
+                log.info(String(format: "\(peer.instanceID) silent for %.3f s, limit \(config.deadAfter): forgotten; \(actorCount) actor(s) live",
+                                (now - peer.lastHeard).seconds))
             } else if now - peer.lastSent >= config.heartbeatInterval {
                 sendControl(.heartbeat(Heartbeat(policyVersion: version)), to: identity, now: now)
             }
@@ -218,6 +233,7 @@ public final class Learner {
             if (actorsDone && broker.allWorkersTerminated) || now >= deadline {
                 if now >= deadline { log.info("termination grace period over; not every peer acknowledged") }
                 phase = .finalCheckpoint
+                checkpointJobs += 1
                 updater.submit(.checkpoint(checkpointRequest()))
             }
         }

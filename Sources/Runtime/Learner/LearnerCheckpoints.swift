@@ -16,10 +16,14 @@ public struct LearnerCheckpoint: Equatable, Sendable {
     public var tensors: [String: Tensor]
     /// The model's metadata.
     public var metadata: [String: String]
+    /// The detector-unsafe share of each of the last `stop_window` batches (the stop rule's
+    /// window, so a resumed run stops at the update the uninterrupted one would).
+    public var recentUnsafeFractions: [Double] = []
 
     /// Runtime metadata keys; the model's keys are stored under `modelPrefix`.
     public static let versionKey = "runtime.version", runIDKey = "runtime.run_id",
-               trainedKey = "runtime.trajectories_trained", modelPrefix = "model."
+               trainedKey = "runtime.trajectories_trained", modelPrefix = "model.",
+               unsafeWindowKey = "runtime.recent_unsafe_fractions", digestKey = "runtime.tensor_digest"
 
     /// The safetensors file of this checkpoint, with `extra` metadata (e.g. the config).
     func file(extra: [String: String]) -> SafeTensorsFile {
@@ -28,6 +32,8 @@ public struct LearnerCheckpoint: Equatable, Sendable {
         all[Self.versionKey] = String(version)
         all[Self.runIDKey] = runID
         all[Self.trainedKey] = String(trajectoriesTrained)
+        all[Self.unsafeWindowKey] = recentUnsafeFractions.map { "\($0)" }.joined(separator: ",")
+        all[Self.digestKey] = Self.digest(tensors)
         return SafeTensorsFile(tensors: tensors, metadata: all)
     }
 
@@ -39,18 +45,42 @@ public struct LearnerCheckpoint: Equatable, Sendable {
             throw CheckpointError(.missingField, source: source,
                                   "not a learner checkpoint: needs \(Self.versionKey) ≥ 1, \(Self.runIDKey), \(Self.trainedKey)")
         }
+        if let stored = file.metadata[Self.digestKey], stored != Self.digest(file.tensors) {
+            throw CheckpointError(.invalidMetadata, source: source,
+                                  "tensor digest \(Self.digest(file.tensors)) differs from the stored \(stored): the file is damaged")
+        }
+        let windowText = file.metadata[Self.unsafeWindowKey] ?? ""
+        let window = windowText.split(separator: ",").map { Double($0) }
+        guard window.allSatisfy({ $0 != nil }) else {
+            throw CheckpointError(.invalidMetadata, source: source, "\(Self.unsafeWindowKey) is not a list of numbers: \(windowText)")
+        }
         var model: [String: String] = [:]
         for (key, value) in file.metadata where key.hasPrefix(Self.modelPrefix) {
             model[String(key.dropFirst(Self.modelPrefix.count))] = value
         }
         self.init(version: version, runID: runID, trajectoriesTrained: trained, tensors: file.tensors, metadata: model)
+        recentUnsafeFractions = window.compactMap { $0 }
+    }
+
+    /// FNV-1a (64-bit) over every tensor's name, shape and float bits in name order: damage
+    /// at rest that still parses (a torn page, flipped bits) is caught on load.
+    static func digest(_ tensors: [String: Tensor]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ word: UInt64) { hash = (hash ^ word) &* 0x100_0000_01b3 }
+        for name in tensors.keys.sorted() {
+            for byte in name.utf8 { mix(UInt64(byte)) }
+            let t = tensors[name]!
+            for d in t.shape { mix(UInt64(d)) }
+            t.data.withUnsafeBufferPointer { for x in $0 { mix(UInt64(x.bitPattern)) } }
+        }
+        return String(hash, radix: 16)
     }
 
     /// A checkpoint from its parts.
     public init(version: UInt64, runID: String, trajectoriesTrained: Int,
-                tensors: [String: Tensor], metadata: [String: String]) {
+                tensors: [String: Tensor], metadata: [String: String], recentUnsafeFractions: [Double] = []) {
         (self.version, self.runID, self.trajectoriesTrained) = (version, runID, trajectoriesTrained)
-        (self.tensors, self.metadata) = (tensors, metadata)
+        (self.tensors, self.metadata, self.recentUnsafeFractions) = (tensors, metadata, recentUnsafeFractions)
     }
 }
 
@@ -74,15 +104,56 @@ public struct CheckpointFolder: Sendable {
         return url
     }
 
-    /// The newest checkpoint, or nil when the folder holds none.
+    /// The newest checkpoint that reads completely, or nil when none does (see `newest(accepting:)`).
     public func latest() throws -> (checkpoint: LearnerCheckpoint, url: URL)? {
-        guard let version = try versions().last else { return nil }
-        let url = directory.appendingPathComponent(Self.fileName(version: version))
-        return (try LearnerCheckpoint(file: SafeTensorsFile(contentsOf: url), source: url.path), url)
+        try newest(accepting: { _ in }).found
+    }
+
+    /// A checkpoint file passed over while looking for the newest usable one, and why.
+    public struct Skipped: Sendable {
+        public let url: URL
+        public let reason: String
+    }
+
+    /// The newest checkpoint that reads completely and that `accept` takes (e.g. restores into
+    /// the model without throwing), with every newer file passed over and why. A torn, truncated
+    /// or otherwise unreadable file (a crash, a full disk, damage at rest) is never chosen:
+    /// resuming falls back to the one before it. Nil `found` when no file qualifies.
+    public func newest(accepting accept: (LearnerCheckpoint) throws -> Void) throws
+        -> (found: (checkpoint: LearnerCheckpoint, url: URL)?, skipped: [Skipped]) {
+        var skipped: [Skipped] = []
+        for version in try versions().reversed() {
+            let url = directory.appendingPathComponent(Self.fileName(version: version))
+            do {
+                let checkpoint = try LearnerCheckpoint(file: SafeTensorsFile(contentsOf: url), source: url.path)
+                guard checkpoint.version == version else {
+                    throw CheckpointError(.invalidMetadata, source: url.path,
+                                          "file name says version \(version), its metadata \(checkpoint.version)")
+                }
+                try accept(checkpoint)
+                return ((checkpoint, url), skipped)
+            } catch {
+                skipped.append(Skipped(url: url, reason: "\(error)"))
+            }
+        }
+        return (nil, skipped)
+    }
+
+    /// Removes temporary files a writer killed mid-write left behind (`.checkpoint-v….tmp`);
+    /// only the one learner of a run writes here, so none of them is still being written.
+    /// Returns how many were removed.
+    @discardableResult
+    public func removeAbandonedTemporaries() -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        var removed = 0
+        for name in names where name.hasPrefix(".checkpoint-v") && name.hasSuffix(".tmp") {
+            if (try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))) != nil { removed += 1 }
+        }
+        return removed
     }
 
     /// Versions of the checkpoint files present, ascending.
-    func versions() throws -> [UInt64] {
+    public func versions() throws -> [UInt64] {
         guard FileManager.default.fileExists(atPath: directory.path) else { return [] }
         return try FileManager.default.contentsOfDirectory(atPath: directory.path).compactMap { name in
             guard name.hasPrefix("checkpoint-v"), name.hasSuffix(".safetensors") else { return nil }
@@ -90,7 +161,7 @@ public struct CheckpointFolder: Sendable {
         }.sorted()
     }
 
-    static func fileName(version: UInt64) -> String {
+    public static func fileName(version: UInt64) -> String {
         let digits = String(version)
         return "checkpoint-v" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".safetensors"
     }

@@ -274,7 +274,8 @@ public final class RewardBroker {
         for (identity, worker) in workers {
             if now - worker.lastHeard > config.deadAfter {
                 counters.workerDeaths += 1
-                forget(identity, because: "silent for \(config.deadAfter)", now: now)
+                forget(identity, because: String(format: "silent for %.3f s, limit \(config.deadAfter)",
+                                                 (now - worker.lastHeard).seconds), now: now)
             } else if now - worker.lastSent >= config.heartbeatInterval {
                 workers[identity]!.lastSent = now
                 if case .unreachable = send(.backend, identity, .heartbeat(Heartbeat(policyVersion: policyVersion))) {

@@ -10,8 +10,19 @@ public struct UnsafeShareStopRule: Equatable, Sendable {
     /// The unsafe share of each of the last `window` updates, oldest first.
     public private(set) var recent: [Double] = []
 
-    /// The rule of `stop_unsafe_rate` = `rate` over `stop_window` = `window` updates.
-    public init(rate: Double, window: Int) { (self.rate, self.window) = (rate, window) }
+    /// The rule of `stop_unsafe_rate` = `rate` over `stop_window` = `window` updates, with the
+    /// `recent` shares of a checkpoint (the newest `window` of them are kept).
+    public init(rate: Double, window: Int, recent: [Double] = []) {
+        (self.rate, self.window) = (rate, window)
+        self.recent = Array(recent.suffix(window))
+    }
+
+    /// The rule after one more update's unsafe share.
+    public func recording(_ share: Double) -> UnsafeShareStopRule {
+        var next = self
+        next.record(share)
+        return next
+    }
 
     /// Records one update's unsafe share.
     public mutating func record(_ share: Double) {

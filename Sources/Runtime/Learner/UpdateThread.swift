@@ -24,19 +24,26 @@ final class UpdateThread: @unchecked Sendable {
         let version: UInt64
         let runID: String
         let trajectoriesTrained: Int
+        let recentUnsafeFractions: [Double]
         let extra: [String: String]
         let keep: Int
+    }
+
+    /// A checkpoint written: its file and how long the write took.
+    struct Written {
+        let url: URL
+        let seconds: Double
     }
 
     /// What a finished job produced.
     enum Result {
         /// An update finished: the new version, its trainable parameters, the model's metrics.
         case updated(version: UInt64, trainable: [String: Tensor], metrics: [String: Double], seconds: Double,
-                     checkpoint: Swift.Result<URL, Error>?)
+                     checkpoint: Swift.Result<Written, Error>?)
         /// An update threw; nothing changed.
         case updateFailed(version: UInt64, error: Error)
         /// A checkpoint job finished.
-        case checkpointed(Swift.Result<URL, Error>)
+        case checkpointed(Swift.Result<Written, Error>)
     }
 
     private let model: PolicyLearner
@@ -127,11 +134,16 @@ final class UpdateThread: @unchecked Sendable {
         }
     }
 
-    private func write(_ request: CheckpointRequest) -> Swift.Result<URL, Error> {
+    private func write(_ request: CheckpointRequest) -> Swift.Result<Written, Error> {
+        let start = ContinuousClock.now
         let state = model.checkpointState()
         let checkpoint = LearnerCheckpoint(version: request.version, runID: request.runID,
                                            trajectoriesTrained: request.trajectoriesTrained,
-                                           tensors: state.tensors, metadata: state.metadata)
-        return Swift.Result { try request.folder.save(checkpoint, extra: request.extra, keep: request.keep) }
+                                           tensors: state.tensors, metadata: state.metadata,
+                                           recentUnsafeFractions: request.recentUnsafeFractions)
+        return Swift.Result {
+            let url = try request.folder.save(checkpoint, extra: request.extra, keep: request.keep)
+            return Written(url: url, seconds: (ContinuousClock.now - start).seconds)
+        }
     }
 }
