@@ -9,7 +9,7 @@ debian_packages=(libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compil
 # python3 and pip may come from elsewhere (pyenv): ask apt for them only when absent.
 command -v python3 >/dev/null || debian_packages+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || debian_packages+=(python3-pip)
-python_packages=(safetensors numpy)
+python_packages=(safetensors numpy tensorboard)
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -23,7 +23,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import safetensors, numpy' 2>/dev/null; then
+if ! python3 -c 'import safetensors, numpy, tensorboard' 2>/dev/null; then
     echo "setup: installing Python packages: ${python_packages[*]}"
     python3 -m pip install -q --disable-pip-version-check "${python_packages[@]}" \
         || python3 -m pip install -q --disable-pip-version-check --break-system-packages "${python_packages[@]}"

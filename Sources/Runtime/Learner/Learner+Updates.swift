@@ -1,5 +1,6 @@
 import Foundation
 import Numerics
+import TensorBoard
 import Wire
 
 extension Learner {
@@ -135,12 +136,16 @@ extension Learner {
         numbers["reward_worker_deaths"] = Double(b.workerDeaths)
         for (name, value) in modelMetrics where numbers[name] == nil { numbers[name] = value }
 
+        let time = Date().timeIntervalSince1970
         var line: [String: Any] = numbers
-        line["time"] = Date().timeIntervalSince1970
+        line["time"] = time
         line["run_id"] = runID
         line["lag_histogram"] = Dictionary(uniqueKeysWithValues: lagHistogram.map { (String($0.key), $0.value) })
         line["ingest_lag_histogram"] = Dictionary(uniqueKeysWithValues: stats.ingestLag.map { (String($0.key), $0.value) })
         metrics.write(line)
+        do { try events.write(scalars: numbers, step: Int64(version - 1), wallTime: time) } catch {
+            log.limited("tensorboard", "cannot write the TensorBoard event file: \(error)")
+        }
         stats.acceptedSinceUpdate = 0
         stats.ingestLag = [:]
 

@@ -1,5 +1,6 @@
 import Foundation
 import Numerics
+import TensorBoard
 import Wire
 import ZMQ
 
@@ -43,6 +44,8 @@ public final class Learner {
     let wake: ZMQSocket
     let updater: UpdateThread
     let metrics: MetricsWriter
+    /// TensorBoard's copy of every metrics line's numbers, beside the metrics file.
+    let events: EventFileWriter
     let checkpoints: CheckpointFolder
     private(set) var broker: RewardBroker!
     private let stopRequested = ManagedFlag()
@@ -89,6 +92,7 @@ public final class Learner {
         stats.trained = restored?.trajectoriesTrained ?? 0
         weights = Self.weights(model.trainable, version: version)
         metrics = try MetricsWriter(url: config.resolvedMetricsFile)
+        events = try EventFileWriter(directory: config.resolvedMetricsFile.deletingLastPathComponent())
 
         context = try ZMQContext()
         let e = config.endpoints
