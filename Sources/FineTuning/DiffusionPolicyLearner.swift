@@ -6,6 +6,7 @@ import Numerics
 import RL
 import Runtime
 import Wire
+import World
 
 /// The learner's `PolicyLearner`: `RL.DDPOLearner` (per-prompt advantages, PPO-clip over the
 /// denoising steps with guidance, AdamW) on a `DiffusionPolicy`.
@@ -101,5 +102,14 @@ public final class DiffusionPolicyLearner: PolicyLearner {
         try ddpo.optimizer.restore(AdamW.State(step: step, m: m.data, v: v.data))
         for store in stores { for p in store.parameters { store.set(p, tensors[p.name]!) } }
         (ddpo.rng, ddpo.tracker) = (rng, tracker)
+    }
+}
+
+extension DiffusionPolicyLearner: FinalImageRendering {
+    /// The decoded final latents (a fixed transform: no weights are read).
+    public func finalImages(of trajectories: [Wire.Trajectory]) -> [Image] {
+        Latents.decode(Tensor.stackBatch(trajectories.map { t in
+            Tensor(shape: [1] + DiffusionPolicy.latentShape, data: Array(t.latents.data.suffix(t.latents.shape[1])))
+        }))
     }
 }

@@ -43,6 +43,8 @@ extension RunConfig {
             fields.append(.int("stop_window", \.stopWindow, "updates averaged for stop_unsafe_rate", atLeast1))
             fields.append(.int("checkpoint_every", \.checkpointEvery, "checkpoint every K updates; 0 = only at the end", atLeast0))
             fields.append(.int("checkpoints_kept", \.checkpointsKept, "checkpoint files kept", atLeast1))
+            fields.append(.int("tensorboard_image_every", \.tensorboardImageEvery,
+                               "TensorBoard grid of the trained batch's final images every K updates; 0 = none", atLeast0))
             fields.append(.int("restart_delay_ms", \.restartDelayMs, "supervisor: first restart delay of a dead child (ms), doubling", atLeast1))
             fields.append(.int("restart_delay_max_ms", \.restartDelayMaxMs, "supervisor: largest restart delay (ms)", atLeast1))
             fields.append(.int("shutdown_timeout_ms", \.shutdownTimeoutMs, "grace for TERMINATE acknowledgements (ms)", atLeast1))

@@ -133,6 +133,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var checkpointEvery = 10
     /// Checkpoint files kept (older ones are deleted).
     public var checkpointsKept = 3
+    /// Every K updates the learner adds a grid of the trained batch's final images to its
+    /// TensorBoard events; 0 = no images.
+    public var tensorboardImageEvery = 10
     /// Supervisor: first restart delay in milliseconds for a child that died (doubles).
     public var restartDelayMs = 500
     /// Supervisor: largest restart delay in milliseconds.

@@ -46,6 +46,8 @@ public final class Learner {
     let metrics: MetricsWriter
     /// TensorBoard's copy of every metrics line's numbers, beside the metrics file.
     let events: EventFileWriter
+    /// The model's images of trajectories, for TensorBoard's sample grid (if it has any).
+    let imageRenderer: FinalImageRendering?
     let checkpoints: CheckpointFolder
     private(set) var broker: RewardBroker!
     private let stopRequested = ManagedFlag()
@@ -76,6 +78,7 @@ public final class Learner {
         self.config = config
         self.parentPID = parentPID
         spec = model.trajectorySpec
+        imageRenderer = model as? FinalImageRendering
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
         var restored: LearnerCheckpoint?
         if resume {
