@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["Numerics"]),
         .target(name: "World", dependencies: ["Numerics"]),
         .target(name: "Diffusion", dependencies: ["Numerics"]),
+        // TensorBoard event files (TFRecord framing around protobuf-c Events) for the learner.
+        .target(name: "TensorBoard", dependencies: ["CShieldProto", "Wire"]),
         // DDPO learning math: LoRA-trained denoiser, per-prompt advantages, PPO-clip over steps.
         .target(name: "RL", dependencies: ["Numerics", "Diffusion"]),
         // The world's models (mini-CLIP, unsafe detector, denoiser) and their shipped weights.
@@ -52,7 +54,7 @@ let package = Package(
         // The distributed runtime: learner, actor, reward worker, broker, supervisor, config.
         .target(
             name: "Runtime",
-            dependencies: ["ZMQ", "Wire", "Numerics", "World", "Checkpoint",
+            dependencies: ["ZMQ", "Wire", "Numerics", "World", "Checkpoint", "TensorBoard",
                            .product(name: "Yams", package: "Yams")]
         ),
         // The runtime's model-facing roles on the world's models: LoRA policy, content-safe
@@ -80,6 +82,7 @@ let package = Package(
         .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint", "World"]),
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "CShieldProto"]),
         .testTarget(name: "FineTuningTests",
                     dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World"]),
     ]

@@ -16,3 +16,6 @@ protoc-c --proto_path="$root/proto" --c_out="$out" "$root"/proto/*.proto
 mkdir -p "$target/include"
 for header in "$out"/*.pb-c.h; do cp "$header" "$target/include/"; done
 for source in "$out"/*.pb-c.c; do cp "$source" "$target/"; done
+
+# The Python bindings too, when regenerating the committed tree.
+if [[ $# -eq 0 ]]; then "$root/scripts/gen-proto-python.sh"; fi

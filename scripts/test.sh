@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 scripts/check-proto.sh
+scripts/check-proto-python.sh
 swift build -c release --build-tests
 
 kernel_suites='NumericsTests|ModelsTests|RLTests|DiffusionTests'

@@ -81,3 +81,8 @@ public struct PolicyError: Error, CustomStringConvertible, Equatable {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+extension DiffusionPolicy {
+    /// The LoRA adapters as PEFT files would hold them; nil when the full denoiser is trained.
+    public var peftAdapter: PEFTAdapter? { loraRank > 0 ? model.unet.peftAdapter(in: trainable) : nil }
+}

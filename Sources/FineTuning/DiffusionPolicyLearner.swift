@@ -6,6 +6,7 @@ import Numerics
 import RL
 import Runtime
 import Wire
+import World
 
 /// The learner's `PolicyLearner`: `RL.DDPOLearner` (per-prompt advantages, PPO-clip over the
 /// denoising steps with guidance, AdamW) on a `DiffusionPolicy`.
@@ -133,5 +134,14 @@ public final class DiffusionPolicyLearner: PolicyLearner {
         if let anchorPosition { anchor?.position = anchorPosition }
         // The replicas' trainable values are refreshed every step; their frozen base here.
         for replica in replicas { replica.model.unet.copyParameters(from: policy.model.unet) }
+    }
+}
+
+extension DiffusionPolicyLearner: FinalImageRendering {
+    /// The decoded final latents (a fixed transform: no weights are read).
+    public func finalImages(of trajectories: [Wire.Trajectory]) -> [Image] {
+        Latents.decode(Tensor.stackBatch(trajectories.map { t in
+            Tensor(shape: [1] + DiffusionPolicy.latentShape, data: Array(t.latents.data.suffix(t.latents.shape[1])))
+        }))
     }
 }

@@ -14,10 +14,8 @@ public enum PNG {
     public static func encodeGrid(_ images: [Image], columns: Int, gutter: Int = 2,
                                   gutterValue: Float = 1) -> [UInt8] {
         precondition(!images.isEmpty && columns > 0 && gutter >= 0, "a grid needs images, columns > 0, gutter ≥ 0")
-        let rows = (images.count + columns - 1) / columns
         let cell = Image.side + gutter
-        let width = columns * cell + gutter
-        let height = rows * cell + gutter
+        let (width, height) = gridSize(count: images.count, columns: columns, gutter: gutter)
         var rgb = [Float](repeating: gutterValue, count: width * height * 3)  // (H, W, 3)
         for (k, image) in images.enumerated() {
             let x0 = gutter + (k % columns) * cell
@@ -29,6 +27,12 @@ public enum PNG {
             }
         }
         return encode(width: width, height: height, rgb: rgb)
+    }
+
+    /// Width and height in pixels of `encodeGrid`'s image of `count` images.
+    public static func gridSize(count: Int, columns: Int, gutter: Int = 2) -> (width: Int, height: Int) {
+        let rows = (count + columns - 1) / columns, cell = Image.side + gutter
+        return (columns * cell + gutter, rows * cell + gutter)
     }
 
     /// PNG bytes of an HWC RGB buffer with values in [0, 1] (clamped), each × 255 rounded.

@@ -45,6 +45,8 @@ extension RunConfig {
             fields.append(.int("checkpoints_kept", \.checkpointsKept, "checkpoint files kept", atLeast1))
             fields.append(.number("checkpoint_seconds", \.checkpointSeconds,
                                   "also checkpoint after an update once this many seconds passed since the last checkpoint (0 = off)", atLeast0))
+            fields.append(.int("tensorboard_image_every", \.tensorboardImageEvery,
+                               "TensorBoard grid of the trained batch's final images every K updates; 0 = none", atLeast0))
             fields.append(.int("restart_delay_ms", \.restartDelayMs, "supervisor: first restart delay of a dead child (ms), doubling", atLeast1))
             fields.append(.int("restart_delay_max_ms", \.restartDelayMaxMs, "supervisor: largest restart delay (ms)", atLeast1))
             fields.append(.int("shutdown_timeout_ms", \.shutdownTimeoutMs, "grace for TERMINATE acknowledgements (ms)", atLeast1))

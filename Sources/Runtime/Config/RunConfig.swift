@@ -146,6 +146,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// its progress. Measured: a write of the full denoiser with its optimizer state takes
     /// 0.01–0.08 s, an update 4–16 s, so with 1 s every real update is kept for ≤ 2% time.
     public var checkpointSeconds = 1.0
+    /// Every K updates the learner adds a grid of the trained batch's final images to its
+    /// TensorBoard events; 0 = no images.
+    public var tensorboardImageEvery = 10
     /// Supervisor: first restart delay in milliseconds for a child that died (doubles).
     public var restartDelayMs = 500
     /// Supervisor: largest restart delay in milliseconds.

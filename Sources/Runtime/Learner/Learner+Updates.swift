@@ -1,6 +1,8 @@
 import Foundation
 import Numerics
+import TensorBoard
 import Wire
+import World
 
 extension Learner {
     /// Hands the oldest full batch to the update thread when none is running. Trajectories
@@ -154,12 +156,19 @@ extension Learner {
         numbers["reward_worker_deaths"] = Double(b.workerDeaths)
         for (name, value) in modelMetrics where numbers[name] == nil { numbers[name] = value }
 
+        let time = Date().timeIntervalSince1970
         var line: [String: Any] = numbers
-        line["time"] = Date().timeIntervalSince1970
+        line["time"] = time
         line["run_id"] = runID
         line["lag_histogram"] = Dictionary(uniqueKeysWithValues: lagHistogram.map { (String($0.key), $0.value) })
         line["ingest_lag_histogram"] = Dictionary(uniqueKeysWithValues: stats.ingestLag.map { (String($0.key), $0.value) })
         metrics.write(line)
+        do {
+            try events.write(scalars: numbers, step: Int64(version - 1), wallTime: time)
+            if let grid = sampleGrid(batch) { try events.write(Event(wallTime: time, step: Int64(version - 1), content: grid)) }
+        } catch {
+            log.limited("tensorboard", "cannot write the TensorBoard event file: \(error)")
+        }
         stats.acceptedSinceUpdate = 0
         stats.ingestLag = [:]
 
@@ -173,6 +182,18 @@ extension Learner {
 }
 
 extension Learner {
+    /// Every `tensorboard_image_every` updates: a PNG grid (4 columns) of the final images of
+    /// the batch's first 16 trajectories, tagged `samples`.
+    func sampleGrid(_ batch: [Trajectory]) -> Event.Content? {
+        let every = UInt64(config.tensorboardImageEvery)
+        guard every > 0, (version - 1) % every == 0, let imageRenderer, !batch.isEmpty else { return nil }
+        let images = imageRenderer.finalImages(of: Array(batch.prefix(16)))
+        guard !images.isEmpty else { return nil }
+        let columns = min(4, images.count)
+        let size = PNG.gridSize(count: images.count, columns: columns)
+        return .image(tag: "samples", width: size.width, height: size.height, png: PNG.encodeGrid(images, columns: columns))
+    }
+
     /// The readable one-line summary of an update for stderr.
     func progressLine(_ numbers: [String: Double]) -> String {
         func f(_ key: String, _ format: String) -> String { String(format: format, numbers[key] ?? .nan) }

@@ -1,5 +1,6 @@
 import Foundation
 import Numerics
+import TensorBoard
 import Wire
 import ZMQ
 
@@ -43,6 +44,10 @@ public final class Learner {
     let wake: ZMQSocket
     let updater: UpdateThread
     let metrics: MetricsWriter
+    /// TensorBoard's copy of every metrics line's numbers, beside the metrics file.
+    let events: EventFileWriter
+    /// The model's images of trajectories, for TensorBoard's sample grid (if it has any).
+    let imageRenderer: FinalImageRendering?
     let checkpoints: CheckpointFolder
     private(set) var broker: RewardBroker!
     private let stopRequested = ManagedFlag()
@@ -79,6 +84,7 @@ public final class Learner {
         self.config = config
         self.parentPID = parentPID
         spec = model.trajectorySpec
+        imageRenderer = model as? FinalImageRendering
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
         var restored: LearnerCheckpoint?
         if resume {
@@ -104,6 +110,7 @@ public final class Learner {
                                        recent: restored?.recentUnsafeFractions ?? [])
         weights = Self.weights(model.trainable, version: version)
         metrics = try MetricsWriter(url: config.resolvedMetricsFile)
+        events = try EventFileWriter(directory: config.resolvedMetricsFile.deletingLastPathComponent())
 
         context = try ZMQContext()
         let e = config.endpoints

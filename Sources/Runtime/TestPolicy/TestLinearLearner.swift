@@ -1,6 +1,7 @@
 import Foundation
 import Numerics
 import Wire
+import World
 
 /// `PolicyLearner` of the test policy (see `TestLinearPolicy`): PPO-clip over every sampled
 /// step with per-prompt advantage statistics, AdamW with gradient-norm clipping, exactly the
@@ -140,5 +141,14 @@ struct PerPromptStats: Codable {
         let mean = values.reduce(0, +) / Float(values.count)
         let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)
         return (mean, variance.squareRoot())
+    }
+}
+
+extension TestLinearLearner: FinalImageRendering {
+    public func finalImages(of trajectories: [Trajectory]) -> [Image] {
+        trajectories.compactMap { t in
+            let final = t.latents.data.suffix(t.latents.shape[1])
+            return try? Image(chw: Tensor(shape: [3, 32, 32], data: TestLinearPolicy.pixels(finalLatent: final)))
+        }
     }
 }

@@ -51,6 +51,11 @@ public struct TestLinearPolicy: Sendable {
         return Float(-sum / (2 * s * s * Double(latentSize)) - log(s) - 0.5 * log(2 * Double.pi))
     }
 
+    /// The (3, 32, 32) image of a final latent x_0 (D): pixel p is sigmoid(x_0[p mod D]).
+    static func pixels(finalLatent x: ArraySlice<Float>) -> [Float] {
+        (0..<(3 * 32 * 32)).map { 1 / (1 + exp(-x[x.startIndex + $0 % x.count])) }
+    }
+
     /// The trajectories this policy samples and trains on.
     public var spec: TrajectorySpec { TrajectorySpec(timesteps: timesteps, latentSize: latentSize) }
 
@@ -113,10 +118,8 @@ public final class TestLinearSampler: PolicySampler {
                                    scale: scale, shift: shift)
                 })
             }
-            let pixels = 3 * 32 * 32
-            for p in 0..<pixels {
-                images[b * pixels + p] = 1 / (1 + exp(-latents[n * d + p % d]))
-            }
+            let pixels = TestLinearPolicy.pixels(finalLatent: latents[(n * d)...])
+            images.replaceSubrange((b * pixels.count)..<((b + 1) * pixels.count), with: pixels)
             trajectories.append(Trajectory(
                 prompt: prompts[b], safePrompt: safePrompts[b], seed: seeds[b], policyVersion: version,
                 timesteps: policy.timesteps, latents: Tensor(shape: [n + 1, d], data: latents),

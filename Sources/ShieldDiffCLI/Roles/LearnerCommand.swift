@@ -1,4 +1,6 @@
 import ArgumentParser
+import FineTuning
+import Foundation
 import Runtime
 
 /// `shielddiff learner`: the learner process (binds every endpoint, hosts the reward broker).
@@ -20,8 +22,14 @@ struct LearnerCommand: ParsableCommand {
         process.announceKernel(defaultName: "learner")
         let config = try options.resolve()
         StopSignal.install()
-        let learner = try Learner(config: config, model: try makeModels(config: config).learner(),
-                                  resume: resume, parentPID: process.parentPID)
+        let model = try makeModels(config: config).learner()
+        let learner = try Learner(config: config, model: model, resume: resume, parentPID: process.parentPID)
         try learner.run()
+        // LoRA runs also leave their final adapters as PEFT files, for PEFT/diffusers users.
+        if let adapter = (model as? DiffusionPolicyLearner)?.policy.peftAdapter {
+            let folder = URL(fileURLWithPath: config.runDir).appendingPathComponent("adapter")
+            try adapter.write(to: folder)
+            RuntimeLog(name: "learner").info("PEFT adapter (r \(adapter.rank), \(adapter.targetModules.count) modules) in \(folder.path)")
+        }
     }
 }

@@ -147,6 +147,26 @@ final class RunHarness {
         try start(name, [role, "--config", config, "--parent-pid", String(getpid())] + extra)
     }
 
+    /// Starts `python3 script arguments…` (a path under the repository's proto/python, with
+    /// that folder on PYTHONPATH) as `name`, logged like the others.
+    @discardableResult
+    func startPython(_ name: String, _ script: String, _ arguments: [String]) throws -> Process {
+        let life = restarts[name, default: 0]
+        restarts[name] = life + 1
+        let log = directory.appendingPathComponent(life == 0 ? "\(name).log" : "\(name).\(life).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Python.root.appendingPathComponent("proto/python/\(script)").path] + arguments
+        process.environment = Python.environment
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes[name] = process
+        return process
+    }
+
     /// The log text of `name` (its current life, or `life`).
     func log(_ name: String, life: Int? = nil) -> String {
         let index = life ?? (restarts[name, default: 1] - 1)

@@ -1,0 +1,223 @@
+import Foundation
+import Numerics
+import Runtime
+import Wire
+import XCTest
+import ZMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The Python peer (proto/python): its example reward worker as a real process, over tcp
+/// loopback, against a real Swift learner and against this test acting as the broker.
+final class PythonWorkerTests: XCTestCase {
+    private var run: RunHarness!
+
+    /// Fails at once, naming the package, when the worker's Python packages are missing.
+    override func setUpWithError() throws {
+        try Python.run("""
+            import sys
+            try:
+                import numpy, zmq, google.protobuf, shielddiff_pb2
+            except ImportError as e:
+                sys.exit(f"Python package {e.name!r} is missing: scripts/setup.sh installs pyzmq, protobuf and numpy")
+            """)
+    }
+
+    override func tearDown() {
+        run?.tearDown()
+        super.tearDown()
+    }
+
+    /// The test policy's settings, whose scorer the example worker reimplements.
+    private var testConfig: RunConfig {
+        var config = RunConfig()
+        config.model = "test-linear"
+        config.hyperparameters.latentSize = 16
+        config.hyperparameters.steps = 4
+        return config
+    }
+
+    /// Images of the test policy and their prompts.
+    private func sampleImages(_ count: Int, seed: UInt64) -> (images: Tensor, prompts: [String]) {
+        let prompts = (0..<count).map { "a large red circle on the left on a gray background \($0)" }
+        let (_, images) = TestLinearSampler(config: testConfig).sample(
+            prompts: prompts, safePrompts: prompts, seeds: (0..<count).map { seed + UInt64($0) }, version: 1)
+        return (images, prompts)
+    }
+
+    /// `result` holds the Swift test scorer's scores of `images`, within float rounding.
+    private func assertScoresMatch(_ result: RewardResult, _ images: Tensor, _ prompts: [String],
+                                   file: StaticString = #filePath, line: UInt = #line) {
+        let expected = TestLinearScorer(config: testConfig).score(images: images, safePrompts: prompts)
+        XCTAssertEqual(result.rewards.count, expected.count, file: file, line: line)
+        for (i, score) in expected.enumerated() where i < result.rewards.count {
+            XCTAssertEqual(result.rewards[i], score.reward, accuracy: 1e-5, "reward \(i)", file: file, line: line)
+            XCTAssertEqual(result.alignment[i], score.alignment, accuracy: 1e-5, "alignment \(i)", file: file, line: line)
+            XCTAssertEqual(result.unsafe[i], score.unsafe, accuracy: 1e-5, "unsafe \(i)", file: file, line: line)
+        }
+    }
+
+    private func workerArguments(_ endpoint: String, _ extra: [String] = []) -> [String] {
+        ["--endpoint", endpoint, "--instance", "py-reward-0", "--parent-pid", String(getpid()),
+         "--reconnect-ms", "100", "--reconnect-max-ms", "400"] + extra
+    }
+
+    /// A Swift learner and actor with the Python worker as the only reward worker train; the
+    /// worker is killed and restarted and the run goes on; TERMINATE ends it cleanly.
+    func testLearnerTrainsWithThePythonWorkerAcrossItsRestart() throws {
+        run = try RunHarness("pyrun")
+        let config = try run.writeConfig("updates: 0\nactors: 1\n")
+        // Ports the system picks (on four loopback addresses: the endpoints must differ).
+        let anyPort = ["control", "weights", "reward_frontend", "reward_backend"].enumerated()
+            .flatMap { ["--set", "endpoints.\($0.element)=tcp://127.0.0.\($0.offset + 1):*"] }
+        try run.startRole("learner", "learner", config: config, anyPort)
+        run.waitUntil("the learner binds") { run.log("learner").contains(" / tcp://") }
+        let bound = try XCTUnwrap(Self.boundEndpoints(in: run.log("learner")), run.log("learner"))
+        try run.startRole("actor-0", "actor", config: config,
+                          ["--instance", "actor-0", "--set", "endpoints.control=\(bound.control)",
+                           "--set", "endpoints.weights=\(bound.weights)", "--set", "endpoints.reward_frontend=\(bound.frontend)",
+                           "--set", "endpoints.reward_backend=\(bound.backend)"])
+        try run.startPython("py-reward-0", "example_reward_worker.py", workerArguments(bound.backend))
+        run.waitUntil("updates rewarded by the Python worker") {
+            run.latestVersion() >= 4 && run.metrics().contains { $0["live_reward_workers"] as? Int == 1 }
+        }
+        XCTAssertTrue(run.log("py-reward-0").contains("welcomed by run"), run.log("py-reward-0"))
+
+        // Its scores, through the real broker, are the Swift scorer's.
+        let context = try ZMQContext()
+        defer { try? context.close() }
+        let actor = try RawPeer(context, .dealer, connect: bound.frontend)
+        defer { try? actor.socket.close() }
+        let (images, prompts) = sampleImages(6, seed: 77)
+        try actor.send(.rewardRequest(RewardRequest(requestID: 4242, images: images, prompts: prompts)), sender: "test-actor")
+        let reply = try actor.receive { if case .rewardResult = $0 { return true } else { return false } }
+        guard case let .rewardResult(result) = reply.envelope.payload else { return XCTFail("\(reply.envelope)") }
+        XCTAssertEqual(result.requestID, 4242)
+        assertScoresMatch(result, images, prompts)
+
+        // Killed: the broker declares it dead; restarted: it joins again and training goes on.
+        run.signal("py-reward-0", SIGKILL)
+        XCTAssertNotNil(run.waitForExit(run.processes["py-reward-0"]!))
+        run.waitUntil("the broker forgets the killed worker") {
+            run.log("learner").range(of: "reward worker py-reward-0 gone \\((silent|unreachable)", options: .regularExpression) != nil
+        }
+        let before = run.latestVersion()
+        try run.startPython("py-reward-0", "example_reward_worker.py", workerArguments(bound.backend))
+        run.waitUntil("the restarted worker joins and updates go on") {
+            run.log("learner").components(separatedBy: "reward worker py-reward-0 (pid").count == 3
+                && run.latestVersion() >= before + 3
+        }
+        XCTAssertEqual(run.metrics().last?["live_reward_workers"] as? Int, 1)
+
+        run.signal("learner", SIGTERM)
+        XCTAssertEqual(run.waitForExit(run.processes["learner"]!), 0, run.allLogs())
+        XCTAssertEqual(run.waitForExit(run.processes["py-reward-0"]!), 0, run.log("py-reward-0"))
+        XCTAssertTrue(run.log("py-reward-0").contains("TERMINATE (run ends): acknowledged, exiting"), run.log("py-reward-0"))
+    }
+
+    /// This test is the broker: every rule of PROTOCOL.md §5.2, §6 and §8 the worker must keep.
+    func testPythonWorkerKeepsTheProtocol() throws {
+        run = try RunHarness("pyproto")
+        let context = try ZMQContext()
+        defer { try? context.close() }
+        let broker = try RawPeer(context, .router, bind: "tcp://127.0.0.1:*")
+        defer { try? broker.socket.close() }
+        let endpoint = try broker.socket.lastEndpoint
+        try run.startPython("worker", "example_reward_worker.py", workerArguments(endpoint, ["--credit", "2"]))
+
+        func next(_ what: String, _ accept: @escaping (Envelope.Payload) -> Bool) throws -> (identity: [UInt8], envelope: Envelope) {
+            try broker.receive(timeout: .seconds(20)) { accept($0) }
+        }
+        func error(_ code: ErrorReport.Code) -> (Envelope.Payload) -> Bool {
+            { if case let .error(report) = $0 { return report.code == code } else { return false } }
+        }
+
+        let hello = try next("HELLO") { if case .hello = $0 { return true } else { return false } }
+        guard case let .hello(h) = hello.envelope.payload else { return XCTFail() }
+        XCTAssertEqual(h.role, .rewardWorker)
+        XCTAssertEqual(h.instanceID, "py-reward-0")
+        XCTAssertEqual(hello.envelope.sequence, 1)
+        let worker = hello.identity
+
+        // Before WELCOME a request is unexpected.
+        let (images, prompts) = sampleImages(3, seed: 5)
+        try broker.send(.rewardRequest(RewardRequest(requestID: 1, images: images, prompts: prompts)), to: worker)
+        let early = try next("ERROR(UNEXPECTED)", error(.unexpected))
+        guard case let .error(report) = early.envelope.payload else { return XCTFail() }
+        XCTAssertTrue(report.detail.contains("before WELCOME"), report.detail)
+        XCTAssertEqual(report.inReplyTo, 1)
+
+        // WELCOME → READY with the credit; heartbeats at the interval it fixes (2 s of silence is death).
+        try broker.send(.welcome(Welcome(runID: "run-py", policyVersion: 3, heartbeatIntervalMilliseconds: 200, liveness: 10,
+                                         configDigest: "", maxInFlightBatches: 0)), to: worker)
+        let ready = try next("READY") { if case .ready = $0 { return true } else { return false } }
+        XCTAssertEqual(ready.envelope.payload, .ready(Ready(credit: 2)))
+
+        // A request → the Swift scorer's scores; the next heartbeat counts it.
+        try broker.send(.rewardRequest(RewardRequest(requestID: 99, images: images, prompts: prompts)), to: worker)
+        let answer = try next("REWARD_RESULT") { if case .rewardResult = $0 { return true } else { return false } }
+        guard case let .rewardResult(result) = answer.envelope.payload else { return XCTFail() }
+        XCTAssertEqual(result.requestID, 99)
+        assertScoresMatch(result, images, prompts)
+        let beat = try next("HEARTBEAT") { if case .heartbeat = $0 { return true } else { return false } }
+        guard case let .heartbeat(heartbeat) = beat.envelope.payload else { return XCTFail() }
+        XCTAssertTrue(heartbeat.counters.contains(Metric(name: "requests_scored", value: 1)), "\(heartbeat.counters)")
+
+        // Malformed bytes, another protocol version, an unknown kind: each answered with its code.
+        try broker.sendFrames([BadBytes.random(64, seed: 9)], to: worker)
+        _ = try next("ERROR(MALFORMED)", error(.malformed))
+        try broker.sendFrames([try BadBytes.versionTwo(.heartbeat(Heartbeat(policyVersion: 3)))], to: worker)
+        _ = try next("ERROR(UNSUPPORTED_VERSION)", error(.unsupportedVersion))
+        try broker.sendFrames([BadBytes.unknownKind], to: worker)
+        _ = try next("ERROR(UNKNOWN_KIND)", error(.unknownKind))
+
+        // NOT_WELCOMED → a new connection (new identity) and HELLO.
+        try broker.send(.error(ErrorReport(code: .notWelcomed, detail: "send HELLO first")), to: worker)
+        let again = try next("HELLO after NOT_WELCOMED") { if case .hello = $0 { return true } else { return false } }
+        XCTAssertNotEqual(again.identity, worker)
+        XCTAssertEqual(again.envelope.sequence, 1, "a new socket counts from 1")
+
+        // Welcomed, then a silent broker (nothing sent for liveness × interval) → reconnect.
+        try broker.send(.welcome(Welcome(runID: "run-py", policyVersion: 3, heartbeatIntervalMilliseconds: 100, liveness: 3,
+                                         configDigest: "", maxInFlightBatches: 0)), to: again.identity)
+        _ = try next("READY") { if case .ready = $0 { return true } else { return false } }
+        let third = try next("HELLO after silence") { if case .hello = $0 { return true } else { return false } }
+        XCTAssertNotEqual(third.identity, again.identity)
+        XCTAssertTrue(run.log("worker").contains("broker silent for 0.3 s; reconnecting"), run.log("worker"))
+
+        // TERMINATE → TERMINATE_ACK, then a clean exit.
+        try broker.send(.welcome(Welcome(runID: "run-py", policyVersion: 3, heartbeatIntervalMilliseconds: 1000, liveness: 3,
+                                         configDigest: "", maxInFlightBatches: 0)), to: third.identity)
+        try broker.send(.terminate(Terminate(reason: "test over")), to: third.identity)
+        _ = try next("TERMINATE_ACK") { if case .terminateAck = $0 { return true } else { return false } }
+        XCTAssertEqual(run.waitForExit(run.processes["worker"]!), 0, run.log("worker"))
+    }
+
+    /// CONFIG_MISMATCH ends the worker with an error status naming the reason.
+    func testPythonWorkerExitsOnConfigMismatch() throws {
+        run = try RunHarness("pymismatch")
+        let context = try ZMQContext()
+        defer { try? context.close() }
+        let broker = try RawPeer(context, .router, bind: "tcp://127.0.0.1:*")
+        defer { try? broker.socket.close() }
+        let process = try run.startPython("worker", "example_reward_worker.py", workerArguments(try broker.socket.lastEndpoint))
+        let hello = try broker.receive { if case .hello = $0 { return true } else { return false } }
+        try broker.send(.error(ErrorReport(code: .configMismatch, detail: "digest abc differs from def")), to: hello.identity)
+        let status = run.waitForExit(process)
+        XCTAssertNotNil(status)
+        XCTAssertNotEqual(status, 0)
+        XCTAssertTrue(run.log("worker").contains("the broker refused this worker: CONFIG_MISMATCH: digest abc differs from def"),
+                      run.log("worker"))
+    }
+
+    /// The endpoints in the learner's "run …: version …, control A, weights B, reward C / D" line.
+    static func boundEndpoints(in log: String) -> (control: String, weights: String, frontend: String, backend: String)? {
+        let pattern = "control (\\S+), weights (\\S+), reward (\\S+) / (\\S+)"
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: log, range: NSRange(log.startIndex..., in: log)) else { return nil }
+        let groups = (1...4).map { String(log[Range(match.range(at: $0), in: log)!]) }
+        return (groups[0], groups[1], groups[2], groups[3])
+    }
+}
