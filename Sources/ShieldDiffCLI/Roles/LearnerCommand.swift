@@ -19,6 +19,7 @@ struct LearnerCommand: ParsableCommand {
     func run() throws {
         let config = try options.resolve()
         StopSignal.install()
+        ReloadSignal.install()
         let learner = try Learner(config: config, model: try makeModels(config: config).learner(),
                                   resume: resume, parentPID: process.parentPID)
         try learner.run()
