@@ -66,10 +66,12 @@ extension ZMQSocket {
     public func receiveMultipart(timeout: Duration? = nil, property: String) throws(ZMQError) -> (frames: [[UInt8]], property: String?) {
         let socket = try liveHandle("zmq_msg_recv")
         var part = try receiveFrame(socket, timeout: timeout, property: property)
-        let value = part.property
+        var value = part.property
         var frames = [part.frame]
+        // A ROUTER's identity frame is made locally and carries no metadata; the peer's frames do.
         while part.more {
-            part = try receiveFrame(socket, timeout: .zero)
+            part = try receiveFrame(socket, timeout: .zero, property: value == nil ? property : nil)
+            value = value ?? part.property
             frames.append(part.frame)
         }
         return (frames, value)

@@ -17,6 +17,8 @@ final class ConfigTests: XCTestCase {
             case "prompt_set": value = "benign"
             case let key where key.hasPrefix("endpoints."): value = "ipc:///tmp/\(key)"
             case let key where ["run_id", "run_dir", "checkpoint_dir", "metrics_file"].contains(key): value = "x/\(key)"
+            case "security.mode": value = "curve"
+            case let key where key.hasPrefix("security."): value = "x/\(key)"
             case "hyperparameters.timestep_fraction", "hyperparameters.lr", "hyperparameters.weight_decay",
                  "hyperparameters.clip_epsilon", "stop_unsafe_rate": value = "0.5"
             default: value = String((Int(field.current(defaults)) ?? Int(Double(field.current(defaults))!)) + 3)

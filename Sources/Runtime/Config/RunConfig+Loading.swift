@@ -101,8 +101,9 @@ extension RunConfig {
         if hyperparameters.timestepFraction <= 0 {
             throw ConfigError("hyperparameters.timestep_fraction must be > 0, got \(hyperparameters.timestepFraction)")
         }
-        let distinct = Set([endpoints.control, endpoints.weights, endpoints.rewardFrontend, endpoints.rewardBackend])
-        if distinct.count != 4 { throw ConfigError("endpoints.* must be four different endpoints") }
+        // `tcp://host:*` names a fresh port per bind, so those may repeat.
+        let fixed = [endpoints.control, endpoints.weights, endpoints.rewardFrontend, endpoints.rewardBackend].filter { !$0.hasSuffix(":*") }
+        if Set(fixed).count != fixed.count { throw ConfigError("endpoints.* must be four different endpoints") }
         return self
     }
 

@@ -27,6 +27,17 @@ public struct PublicKeyEntry: Equatable, Sendable {
     /// 40 characters of Z85.
     public let publicKey: String
 
+    /// An entry; the name must be a valid instance id and the key 40 characters of Z85.
+    public init(role: KeyRole, name: String, publicKey: String) throws(KeyFileError) {
+        if let problem = keyNameProblem(name) { throw KeyFileError("name '\(name)' \(problem)") }
+        guard ZMQCurveKeyPair.decodeZ85(publicKey) != nil else {
+            throw KeyFileError("'\(publicKey.prefix(60))' is not a CURVE public key (40 characters of Z85)")
+        }
+        self.role = role
+        self.name = name
+        self.publicKey = publicKey
+    }
+
     /// The line `ROLE NAME Z85KEY`.
     public var line: String { "\(role.rawValue) \(name) \(publicKey)" }
 
@@ -39,13 +50,9 @@ public struct PublicKeyEntry: Equatable, Sendable {
         guard let role = KeyRole(rawValue: String(words[0])) else {
             throw KeyFileError("\(place): unknown role '\(words[0])' (known: \(KeyRole.names))")
         }
-        let name = String(words[1])
-        if let problem = keyNameProblem(name) { throw KeyFileError("\(place): name '\(name)' \(problem)") }
-        let key = String(words[2])
-        guard ZMQCurveKeyPair.decodeZ85(key) != nil else {
-            throw KeyFileError("\(place): '\(key.prefix(60))' is not a CURVE public key (40 characters of Z85)")
+        do { return try PublicKeyEntry(role: role, name: String(words[1]), publicKey: String(words[2])) } catch {
+            throw KeyFileError("\(place): \(error.description)")
         }
-        return PublicKeyEntry(role: role, name: name, publicKey: key)
     }
 
     /// Reads the single entry of a `.pub` file (comments and blank lines allowed).
@@ -67,9 +74,9 @@ public struct CurveIdentity: Equatable, Sendable {
     public let keys: ZMQCurveKeyPair
 
     /// Its public half as an allowlist entry.
-    public var publicEntry: PublicKeyEntry { PublicKeyEntry(role: role, name: name, publicKey: keys.publicKey) }
+    public var publicEntry: PublicKeyEntry { try! PublicKeyEntry(role: role, name: name, publicKey: keys.publicKey) }
 
-    public init(role: KeyRole, name: String, keys: ZMQCurveKeyPair) {
+    init(role: KeyRole, name: String, keys: ZMQCurveKeyPair) {
         self.role = role
         self.name = name
         self.keys = keys
