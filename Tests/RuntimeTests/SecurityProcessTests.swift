@@ -244,6 +244,24 @@ final class SecurityProcessTests: XCTestCase {
         XCTAssertTrue(run.processes["learner"]!.isRunning)
     }
 
+    func testTrainWithCurveMakesThrowawayKeysPerRun() throws {
+        run = try RunHarness("traincurve")
+        let config = try run.writeConfig("updates: 0\nsecurity:\n  mode: curve\n")
+        let supervisor = try run.start("train", ["train", "--config", config])
+        run.waitUntil("both actors, the worker and the supervisor are admitted by their keys and train") {
+            let log = run.log("train")
+            return run.latestVersion() >= 3 && log.contains("supervisor supervisor (pid")
+                && log.contains("actor actor-0 (pid") && log.contains("actor actor-1 (pid")
+                && run.metrics().contains { ($0["zap_admitted"] as? Int ?? 0) >= 6 }
+        }
+        let keys = run.directory.path + "/run/keys"
+        let allowlist = try Allowlist.load(path: keys + "/allowlist")
+        XCTAssertEqual(allowlist.entries.map(\.name), ["supervisor", "actor-0", "actor-1", "reward-0"])
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: keys + "/learner.key")[.posixPermissions] as? Int, 0o600)
+        kill(supervisor.processIdentifier, SIGTERM)
+        XCTAssertEqual(run.waitForExit(supervisor, timeout: .seconds(20)), 0, run.allLogs())
+    }
+
     func testWorldReadableSecretKeyIsRefusedNamingTheFileAndTheFix() throws {
         run = try RunHarness("keymode")
         try makeKey("learner", "learner")
