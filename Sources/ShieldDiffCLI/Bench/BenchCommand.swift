@@ -91,7 +91,7 @@ struct BenchWire: ParsableCommand {
 struct BenchTransport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transport",
-        abstract: "Trajectories/s a learner ingests from replaying actors, and the time until 8 actors hold a new version."
+        abstract: "Trajectories/s a learner ingests from replaying actors, and the time until 8 actors hold a new version, plaintext and CURVE."
     )
 
     @Option(help: "Replay actors (threads with their own sockets) feeding the learner.")
@@ -121,6 +121,9 @@ struct BenchTransport: ParsableCommand {
     @Option(help: "Versions timed in the broadcast benchmark (one every 100 ms).")
     var versions = 20
 
+    @Option(help: "Transport security: none (plaintext), curve, or both side by side in one run.")
+    var security = "both"
+
     func validate() throws {
         guard actors >= 1, trajectories >= 1, (1...1000).contains(steps), latentSize >= 1, window >= 1, seconds > 0 else {
             throw ValidationError("--actors, --trajectories, --latent-size, --window must be ≥ 1, --steps in 1...1000, --seconds > 0")
@@ -128,14 +131,24 @@ struct BenchTransport: ParsableCommand {
         guard broadcastActors >= 1, weightFloats >= 2, versions >= 1 else {
             throw ValidationError("--broadcast-actors and --versions must be ≥ 1, --weight-floats ≥ 2")
         }
+        guard ["none", "curve", "both"].contains(security) else { throw ValidationError("--security: expected none, curve or both") }
     }
 
     func run() throws {
-        var figures = [try ingestBenchmark(actors: actors, trajectories: trajectories, steps: steps, latentSize: latentSize,
-                                           window: window, seconds: seconds)]
-        figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
-                                          interval: .milliseconds(100))
+        let modes = security == "both" ? [false, true] : [security == "curve"]
+        var figures: [BenchmarkFigure] = []
+        for curve in modes {
+            figures.append(try ingestBenchmark(actors: actors, trajectories: trajectories, steps: steps, latentSize: latentSize,
+                                               window: window, seconds: seconds, curve: curve))
+        }
+        for curve in modes {
+            figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
+                                              interval: .milliseconds(100), curve: curve)
+        }
         printTable(figures, reference: nil)
+        if modes.count == 2 {
+            print(String(format: "CURVE ingest cost: %.1f%% of the plaintext rate", 100 * (1 - figures[1].value / figures[0].value)))
+        }
     }
 }
 
