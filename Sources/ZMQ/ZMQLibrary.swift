@@ -66,8 +66,7 @@ extension ZMQCurveKeyPair {
     /// The 32 bytes a 40-character Z85 key spells (`zmq_z85_decode`), or nil when it is not
     /// 40 characters of the Z85 alphabet.
     public static func decodeZ85(_ text: String) -> [UInt8]? {
-        let alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
-        guard text.count == 40, text.allSatisfy({ alphabet.contains($0) }) else { return nil }
+        guard text.utf8.count == 40, text.utf8.allSatisfy({ z85Alphabet.contains($0) }) else { return nil }
         var bytes = [UInt8](repeating: 0, count: 32)
         guard zmq_z85_decode(&bytes, text) != nil else { return nil }
         return bytes
@@ -92,3 +91,6 @@ extension ZMQCurveKeyPair {
         return z85String(text)
     }
 }
+
+/// The 85 characters of Z85 (ZeroMQ RFC 32).
+private let z85Alphabet = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#".utf8)
