@@ -7,7 +7,7 @@ import Numerics
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the project's hot paths.",
-        subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchDenoiser.self, BenchSampler.self]
+        subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchAbuse.self, BenchDenoiser.self, BenchSampler.self]
     )
 }
 

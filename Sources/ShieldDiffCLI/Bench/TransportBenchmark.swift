@@ -5,13 +5,13 @@ import Wire
 import ZMQ
 
 /// Carries a non-Sendable object into a thread that becomes its only user.
-private final class Handoff<T>: @unchecked Sendable {
+final class Handoff<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
 
 /// Runs `body` on a new thread; the returned semaphore is signalled when it ends.
-private func spawnThread(_ name: String, _ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
+func spawnThread(_ name: String, _ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
     let done = DispatchSemaphore(value: 0)
     let thread = Thread {
         body()
@@ -25,7 +25,7 @@ private func spawnThread(_ name: String, _ body: @escaping @Sendable () -> Void)
 
 /// Throwaway CURVE keys of one benchmark run: the learner's and one per peer name, written
 /// with the allowlist to a temporary folder.
-private struct BenchKeys {
+struct BenchKeys {
     let folder: String
     let identities: [String: CurveIdentity]
 
