@@ -46,6 +46,23 @@ final class FuzzCorpusTests: XCTestCase {
         XCTAssertGreaterThan(decoded, 0)
     }
 
+    /// The FuzzConfig crash (Yams' recursion overflowed the stack on deeply nested flow
+    /// collections) and its kin are refused with the line before YAML parsing.
+    func testDeepNestingIsRefusedWithItsLine() throws {
+        let kept = Self.fuzz.appendingPathComponent("Regressions/FuzzConfig/stack-overflow-nested-flow.yaml")
+        let cases: [(String, String)] = [
+            (String(decoding: try Data(contentsOf: kept), as: UTF8.self), "kept:1: more than 16 nested [ or {"),
+            ("actors: " + String(repeating: "[", count: 100_000), "kept:1: more than 16 nested [ or {"),
+            ("a:\n" + String(repeating: " ", count: 65) + "b: 1\n", "kept:2: indented more than 64 columns"),
+        ]
+        for (text, expected) in cases {
+            XCTAssertThrowsError(try RunConfig.parsing(yaml: text, source: "kept")) { error in
+                XCTAssertEqual("\(error)", expected)
+            }
+        }
+        XCTAssertEqual(try RunConfig.parsing(yaml: "endpoints: {control: \"tcp://127.0.0.1:1\"}\n").endpoints.control, "tcp://127.0.0.1:1")
+    }
+
     func testPromptInputsParseToThemselves() throws {
         var decoded = 0
         for (path, bytes) in try inputs("FuzzPrompt") {

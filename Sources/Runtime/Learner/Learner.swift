@@ -45,11 +45,9 @@ public final class Learner {
     let metrics: MetricsWriter
     let checkpoints: CheckpointFolder
     private(set) var broker: RewardBroker!
-    /// CURVE: the learner's key and the allowlist it started with (nil: plaintext).
-    let curve: LearnerCurve?
     /// CURVE: the ZAP handler deciding every handshake.
     let zap: ZAPHandler?
-    /// CURVE: the allowlist in force (replaced whole on SIGHUP).
+    /// CURVE: the allowlist in force (replaced whole on SIGHUP); nil: plaintext.
     var allowlist: Allowlist?
     /// Monitors of the four sockets, for handshake failures ZAP never sees (e.g. plaintext peers).
     var monitors: [ZMQMonitor] = []
@@ -105,7 +103,6 @@ public final class Learner {
         metrics = try MetricsWriter(url: config.resolvedMetricsFile)
 
         let learnerCurve = try Self.checkedSecurity(config, log: log)
-        curve = learnerCurve
         allowlist = learnerCurve?.allowlist
         context = try ZMQContext()
         if let curve = learnerCurve {
