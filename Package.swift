@@ -9,6 +9,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "shielddiff", targets: ["ShieldDiffCLI"]),
+        // The decoders of outside bytes, for the fuzzing sub-package (Tests/Fuzz).
+        .library(name: "ShieldDiffDecoders", targets: ["Wire", "Checkpoint", "World", "Runtime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

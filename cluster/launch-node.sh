@@ -3,7 +3,8 @@
 #   cluster/launch-node.sh learner  CONFIG             (one node; resumes from its newest checkpoint)
 #   cluster/launch-node.sh workers  CONFIG ACTORS REWARD_WORKERS [FIRST_ACTOR_INDEX]
 # Instance ids (actor-N, reward-N) must be unique across nodes: give each node its own
-# FIRST_ACTOR_INDEX. Ctrl-C or SIGTERM stops the node's processes.
+# FIRST_ACTOR_INDEX. Each process reads its CURVE key from $KEYS/NAME.key (default keys/;
+# unused unless security.mode is curve). Ctrl-C or SIGTERM stops the node's processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="$(swift build -c release --show-bin-path)/shielddiff"
@@ -11,6 +12,7 @@ bin="$(swift build -c release --show-bin-path)/shielddiff"
 role="${1:?usage: launch-node.sh learner|workers CONFIG ...}"
 config="${2:?usage: launch-node.sh learner|workers CONFIG ...}"
 shift 2
+keys="${KEYS:-keys}"
 
 pids=()
 trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM
@@ -27,17 +29,17 @@ keep() {
 
 case "$role" in
     learner)
-        keep "$bin" learner --config "$config" --resume "$@" &
+        keep "$bin" learner --config "$config" --resume --set "security.key=$keys/learner.key" "$@" &
         pids+=($!)
         ;;
     workers)
         actors="${1:?ACTORS}" rewards="${2:?REWARD_WORKERS}" first="${3:-0}"
         for ((i = first; i < first + actors; i++)); do
-            keep "$bin" actor --config "$config" --instance "actor-$i" &
+            keep "$bin" actor --config "$config" --instance "actor-$i" --set "security.key=$keys/actor-$i.key" &
             pids+=($!)
         done
         for ((i = first; i < first + rewards; i++)); do
-            keep "$bin" reward-worker --config "$config" --instance "reward-$i" &
+            keep "$bin" reward-worker --config "$config" --instance "reward-$i" --set "security.key=$keys/reward-$i.key" &
             pids+=($!)
         done
         ;;

@@ -60,6 +60,23 @@ extension ZMQSocket {
         return frames
     }
 
+    /// Receives the next multipart message and the value of one metadata `property` of its
+    /// connection (`zmq_msg_gets`), e.g. `"User-Id"` (the id a ZAP handler gave the peer) or
+    /// `"Peer-Address"`; nil when the connection has no such property.
+    public func receiveMultipart(timeout: Duration? = nil, property: String) throws(ZMQError) -> (frames: [[UInt8]], property: String?) {
+        let socket = try liveHandle("zmq_msg_recv")
+        var part = try receiveFrame(socket, timeout: timeout, property: property)
+        var value = part.property
+        var frames = [part.frame]
+        // A ROUTER's identity frame is made locally and carries no metadata; the peer's frames do.
+        while part.more {
+            part = try receiveFrame(socket, timeout: .zero, property: value == nil ? property : nil)
+            value = value ?? part.property
+            frames.append(part.frame)
+        }
+        return (frames, value)
+    }
+
     /// True when the last received frame has more parts following it (`ZMQ_RCVMORE`).
     public var hasMore: Bool {
         get throws(ZMQError) { try getInt32(ZMQ_RCVMORE, name: "ZMQ_RCVMORE") != 0 }
@@ -67,8 +84,8 @@ extension ZMQSocket {
 
     /// Receives one frame into the reusable message, copies it out once and releases the message.
     private func receiveFrame(
-        _ socket: UnsafeMutableRawPointer, timeout: Duration?
-    ) throws(ZMQError) -> (frame: [UInt8], more: Bool) {
+        _ socket: UnsafeMutableRawPointer, timeout: Duration?, property: String? = nil
+    ) throws(ZMQError) -> (frame: [UInt8], more: Bool, property: String?) {
         zmq_msg_init(message)
         defer { zmq_msg_close(message) }
         try waitingUntilReady(socket, for: ZMQ_POLLIN, timeout: timeout, "zmq_msg_recv") { flags in
@@ -81,7 +98,9 @@ extension ZMQSocket {
             }
             initialized = count
         }
-        return (frame, zmq_msg_more(message) != 0)
+        // Metadata lives with the message, so it is read before the message is released.
+        let value = property.flatMap { name in zmq_msg_gets(message, name).map { String(cString: $0) } }
+        return (frame, zmq_msg_more(message) != 0, value)
     }
 
     /// Runs `attempt` (a send or receive taking libzmq flags) under the timeout rules above.

@@ -138,6 +138,9 @@ extension ZMQSocketOption where Value == Duration {
     public static var heartbeatTimeout: Self {
         .milliseconds(ZMQ_HEARTBEAT_TIMEOUT, "ZMQ_HEARTBEAT_TIMEOUT")
     }
+    /// `ZMQ_HANDSHAKE_IVL`: most time a new connection may take to finish its ZMTP (and CURVE)
+    /// handshake before it is dropped (zero: no limit).
+    public static var handshakeInterval: Self { .milliseconds(ZMQ_HANDSHAKE_IVL, "ZMQ_HANDSHAKE_IVL") }
     /// `ZMQ_HEARTBEAT_TTL`: how long the peer may wait for traffic before dropping us; libzmq keeps
     /// it in tenths of a second.
     public static var heartbeatTTL: Self { .milliseconds(ZMQ_HEARTBEAT_TTL, "ZMQ_HEARTBEAT_TTL") }
@@ -173,6 +176,18 @@ extension ZMQSocketOption where Value == String {
     public static var curveSecretKey: Self { .curveKey(ZMQ_CURVE_SECRETKEY, "ZMQ_CURVE_SECRETKEY") }
     /// `ZMQ_CURVE_SERVERKEY` (Z85): the server's public key, which makes this socket a CURVE client.
     public static var curveServerKey: Self { .curveKey(ZMQ_CURVE_SERVERKEY, "ZMQ_CURVE_SERVERKEY") }
+    /// `ZMQ_ZAP_DOMAIN`: the domain a server socket names in its ZAP requests (RFC 27), so one
+    /// handler can apply a different policy per socket. Set before binding.
+    public static var zapDomain: Self {
+        Self(code: ZMQ_ZAP_DOMAIN, name: "ZMQ_ZAP_DOMAIN",
+             write: { (socket, code, name, value) throws(ZMQError) in
+                 try socket.setBytes(code, name: name, Array(value.utf8))
+             },
+             read: { (socket, code, name) throws(ZMQError) in
+                 let text = try socket.getBytes(code, name: name, capacity: 256)
+                 return String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
+             })
+    }
 }
 
 // MARK: - Raw zmq_setsockopt / zmq_getsockopt

@@ -25,7 +25,11 @@ final class ConfigTests: XCTestCase {
         ("hyperparameters.inner_epochs", "34"), ("hyperparameters.min_trained_sigma", "0.35"),
         ("hyperparameters.timestep_fraction", "0.36"), ("hyperparameters.guidance", "3.7"), ("hyperparameters.steps", "38"),
         ("hyperparameters.eta", "0.39"), ("hyperparameters.w_align", "-4.0"), ("hyperparameters.w_unsafe", "4.1"),
-        ("hyperparameters.lora_rank", "42"), ("hyperparameters.latent_size", "43"),
+        ("hyperparameters.lora_rank", "42"), ("hyperparameters.latent_size", "43"), ("checkpoint_seconds", "44.5"),
+        ("tensorboard_image_every", "45"), ("hyperparameters.anchor_weight", "0.46"), ("hyperparameters.anchor_batch", "47"),
+        ("hyperparameters.learner_threads", "48"), ("security.mode", "curve"), ("security.key", "/tmp/k7.key"),
+        ("security.learner_public_key", "/tmp/l7.pub"), ("security.allowlist", "/tmp/a7"), ("limits.max_actors", "49"),
+        ("limits.max_reward_workers", "50"), ("limits.max_hellos_per_second", "51"), ("limits.handshake_timeout_ms", "52"),
     ]
 
     /// Each key lands in its own property: literal expected values, read through the
@@ -60,6 +64,15 @@ final class ConfigTests: XCTestCase {
         check(h.timestepFraction, 0.36, "timestep_fraction"); check(h.guidance, 3.7, "guidance"); check(h.steps, 38, "steps")
         check(h.eta, 0.39, "eta"); check(h.wAlign, -4.0, "w_align"); check(h.wUnsafe, 4.1, "w_unsafe")
         check(h.loraRank, 42, "lora_rank"); check(h.latentSize, 43, "latent_size")
+        check(c.checkpointSeconds, 44.5, "checkpoint_seconds"); check(c.tensorboardImageEvery, 45, "tensorboard_image_every")
+        check(h.anchorWeight, 0.46, "anchor_weight"); check(h.anchorBatch, 47, "anchor_batch")
+        check(h.learnerThreads, 48, "learner_threads")
+        check(c.security.mode, "curve", "security.mode"); check(c.security.key, "/tmp/k7.key", "security.key")
+        check(c.security.learnerPublicKey, "/tmp/l7.pub", "security.learner_public_key")
+        check(c.security.allowlist, "/tmp/a7", "security.allowlist")
+        check(c.limits.maxActors, 49, "limits.max_actors"); check(c.limits.maxRewardWorkers, 50, "limits.max_reward_workers")
+        check(c.limits.maxHellosPerSecond, 51, "limits.max_hellos_per_second")
+        check(c.limits.handshakeTimeoutMs, 52, "limits.handshake_timeout_ms")
     }
 
     func testEveryKeyFromAYAMLFileHasItsLiteralValue() throws {

@@ -29,6 +29,8 @@ public final class Actor {
     private let waker: Waker
     private let wakeReceiver: ZMQSocket
     private let subscriber: EnvelopeSocket
+    /// CURVE: this actor's key and the learner's public key (nil: plaintext).
+    private let curve: PeerCurve?
     private var control: EnvelopeSocket?
     private var frontend: EnvelopeSocket?
     private let stopRequested = ManagedFlag()
@@ -93,6 +95,7 @@ public final class Actor {
         heartbeatInterval = config.heartbeatInterval
         deadAfter = config.deadAfter
         reconnectDelay = .milliseconds(config.reconnectDelayMs)
+        curve = try PeerCurve.load(config, role: .actor, name: instanceID)
         context = try ZMQContext()
         let wakeEndpoint = "inproc://actor-wake"
         wakeReceiver = try ZMQSocket(context, type: .pair)
@@ -102,6 +105,7 @@ public final class Actor {
         subscriber = try EnvelopeSocket(socket, sender: instanceID)
         try socket.setOption(.conflate, true)
         try socket.setOption(.subscribe, [])
+        try curve?.side.apply(to: socket, handshakeLimit: config.handshakeLimit)
         try socket.connect(config.endpoints.weights)
         let waker = self.waker
         sampling = ActorSamplingLoop(config: config, index: index, sampler: sampler, scorer: scorer,
@@ -184,8 +188,10 @@ public final class Actor {
 
     /// Opens fresh control and frontend sockets and says HELLO (§5.5).
     private func connect(now: ContinuousClock.Instant) throws {
-        control = try EnvelopeSocket(context, .dealer, connect: config.endpoints.control, sender: instanceID)
-        frontend = try EnvelopeSocket(context, .dealer, connect: config.endpoints.rewardFrontend, sender: instanceID)
+        control = try EnvelopeSocket(context, .dealer, connect: config.endpoints.control, sender: instanceID,
+                                     curve: curve?.side, handshakeLimit: config.handshakeLimit)
+        frontend = try EnvelopeSocket(context, .dealer, connect: config.endpoints.rewardFrontend, sender: instanceID,
+                                      curve: curve?.side, handshakeLimit: config.handshakeLimit)
         lastHeard = now
         reconnectAt = nil
         socketsChanged = true

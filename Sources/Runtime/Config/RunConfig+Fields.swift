@@ -76,6 +76,17 @@ extension RunConfig {
             fields.append(.int("hyperparameters.anchor_batch", \.hyperparameters.anchorBatch, "benign-anchor pairs per optimizer step", atLeast1))
             fields.append(.int("hyperparameters.learner_threads", \.hyperparameters.learnerThreads,
                                "threads sharing each learner optimizer step, each with its own denoiser copy (0 = one per core)", atLeast0))
+            fields.append(.string("security.mode", \.security.mode,
+                                  "curve = CURVE with the learner's allowlist; none = plaintext (said explicitly); empty = plaintext, loopback/ipc/inproc endpoints only",
+                                  check: { ["", "none", "curve"].contains($0) ? nil : "expected curve, none or empty" }))
+            fields.append(.string("security.key", \.security.key, "this process's CURVE secret key file (shielddiff keys generate; mode 0600)"))
+            fields.append(.string("security.learner_public_key", \.security.learnerPublicKey, "actors, workers, supervisor: the learner's public key file (NAME.pub)"))
+            fields.append(.string("security.allowlist", \.security.allowlist, "learner: allowlist file of ROLE NAME KEY lines (shielddiff keys allow); re-read on SIGHUP"))
+            fields.append(.int("limits.max_actors", \.limits.maxActors, "most live actors; a HELLO beyond gets ERROR(OVERLOADED)", atLeast1))
+            fields.append(.int("limits.max_reward_workers", \.limits.maxRewardWorkers, "most live reward workers; a HELLO beyond gets ERROR(OVERLOADED)", atLeast1))
+            fields.append(.int("limits.max_hellos_per_second", \.limits.maxHellosPerSecond, "HELLOs handled per second; more get ERROR(OVERLOADED)", atLeast1))
+            fields.append(.int("limits.handshake_timeout_ms", \.limits.handshakeTimeoutMs,
+                               "a connection still unauthenticated after this is dropped (ZMQ_HANDSHAKE_IVL; ms)", 1...3_600_000))
         return fields
     }
 }

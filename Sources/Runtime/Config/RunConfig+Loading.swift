@@ -31,6 +31,9 @@ extension RunConfig {
 
     /// Sets every key of YAML `text` (checked against `fields`).
     public mutating func merge(yaml text: String, source: String) throws(ConfigError) {
+        // Yams composes nested nodes recursively: refuse nesting no config needs before it can
+        // exhaust the stack (found by the FuzzConfig target).
+        if let problem = Self.nestingProblem(text) { throw ConfigError("\(source):\(problem)") }
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw ConfigError("\(source): not valid YAML: \(error)")
@@ -145,6 +148,23 @@ extension RunConfig {
             }
         }
         return quoted + "\""
+    }
+
+    /// "LINE: why" when `text` nests deeper than any configuration does: more than 16 open
+    /// `[`/`{` (counted even inside quotes, which no key's value needs) or a line indented
+    /// more than 64 columns.
+    static func nestingProblem(_ text: String) -> String? {
+        var depth = 0
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.prefix(while: { $0 == " " || $0 == "\t" }).count > 64 {
+                return "\(index + 1): indented more than 64 columns"
+            }
+            for character in line {
+                if character == "[" || character == "{" { depth += 1 } else if character == "]" || character == "}" { depth -= 1 }
+                if depth > 16 { return "\(index + 1): more than 16 nested [ or {" }
+            }
+        }
+        return nil
     }
 
     private static func place(_ source: String, _ mark: Mark?) -> String {

@@ -21,6 +21,39 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public init() {}
     }
 
+    /// Who may join the run (README "Security"; PROTOCOL.md §3.2).
+    public struct Security: Codable, Equatable, Sendable {
+        /// `curve`: CURVE on all four endpoints with the learner's allowlist; `none`: plaintext,
+        /// said in so many words (a learner on a non-loopback endpoint then warns at start);
+        /// empty: plaintext, allowed only when every endpoint is loopback, ipc or inproc.
+        public var mode = ""
+        /// This process's secret key file (`shielddiff keys generate`), mode 0600.
+        public var key = ""
+        /// Peers: the learner's public key file (`NAME.pub`).
+        public var learnerPublicKey = ""
+        /// Learner: the allowlist file (`shielddiff keys allow`); re-read on SIGHUP.
+        public var allowlist = ""
+        /// The default: unset (plaintext on loopback only).
+        public init() {}
+    }
+
+    /// Bounds on what peers (welcome or not) may make the learner hold; a peer past one gets
+    /// ERROR and is not welcomed, and the run goes on.
+    public struct Limits: Codable, Equatable, Sendable {
+        /// Most live actors on control; a HELLO beyond gets ERROR(OVERLOADED).
+        public var maxActors = 256
+        /// Most live reward workers on the backend; a HELLO beyond gets ERROR(OVERLOADED).
+        public var maxRewardWorkers = 256
+        /// Most HELLOs the learner handles per second (control and backend together); more
+        /// get ERROR(OVERLOADED), so a reconnect storm cannot starve training.
+        public var maxHellosPerSecond = 100
+        /// A connection that has not finished its (CURVE) handshake after this is dropped
+        /// (`ZMQ_HANDSHAKE_IVL`), which bounds the unauthenticated connections held.
+        public var handshakeTimeoutMs = 5000
+        /// The defaults, for one learner.
+        public init() {}
+    }
+
     /// What the model layer needs; the runtime passes these through untouched.
     ///
     /// The defaults are the world's, chosen by measurement (`shielddiff train` then
@@ -158,6 +191,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var shutdownTimeoutMs = 10000
     /// Model hyperparameters.
     public var hyperparameters = Hyperparameters()
+    /// CURVE keys and the allowlist.
+    public var security = Security()
+    /// Bounds on what peers may make the learner hold.
+    public var limits = Limits()
 
     /// The default configuration.
     public init() {}
@@ -188,6 +225,9 @@ extension RunConfig {
         }
         return nil
     }
+
+    /// `limits.handshake_timeout_ms` as a duration.
+    public var handshakeLimit: Duration { .milliseconds(limits.handshakeTimeoutMs) }
 
     /// `heartbeat_interval_ms` as a duration.
     public var heartbeatInterval: Duration { .milliseconds(heartbeatIntervalMs) }

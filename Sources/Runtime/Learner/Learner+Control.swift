@@ -82,6 +82,13 @@ extension Learner {
                         "config digest \(hello.configDigest) differs from the learner's \(config.configDigest)", sequence, now)
             return
         }
+        let replaces = peers.contains { $0.key == identity || $0.value.instanceID == hello.instanceID }
+        if hello.role == .actor, !replaces, actorCount >= config.limits.maxActors {
+            hellosRefused["max_actors", default: 0] += 1
+            log.limited("actors-full", "\(hello.instanceID) refused: \(actorCount) actors live (limits.max_actors)")
+            answerError(identity, .overloaded, "the learner has \(actorCount) actors (limits.max_actors)", sequence, now)
+            return
+        }
         for (other, peer) in peers where peer.instanceID == hello.instanceID && other != identity {
             peers[other] = nil
             log.info("\(peer.instanceID) reconnected with a new connection; its old entry is forgotten")

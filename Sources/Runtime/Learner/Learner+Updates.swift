@@ -149,7 +149,11 @@ extension Learner {
         for (reason, count) in stats.rejected { numbers["rejected_\(reason)_total"] = Double(count) }
         let combined = rejections.adding(broker.rejections)
         for (name, value) in combined.metrics { numbers[name] = value }
+        if let zap { for (name, value) in zap.snapshot.metrics { numbers[name] = value } }
+        for kind in ["protocol", "no_detail"] { numbers["handshake_failed_\(kind)"] = Double(handshakeFailures[kind] ?? 0) }
+        for limit in ["rate", "max_actors"] { numbers["hello_refused_\(limit)"] = Double(hellosRefused[limit] ?? 0) }
         let b = broker.counters
+        numbers["reward_workers_refused"] = Double(b.workersRefused)
         numbers["reward_requests"] = Double(b.requests)
         numbers["reward_duplicate_results"] = Double(b.duplicateResults)
         numbers["reward_redispatched"] = Double(b.redispatched)
@@ -223,6 +227,7 @@ extension RejectionCounters {
         sum.unexpected += other.unexpected
         sum.notWelcomed += other.notWelcomed
         sum.errorsReceived += other.errorsReceived
+        sum.unauthorized += other.unauthorized
         return sum
     }
 }

@@ -50,6 +50,18 @@ public final class Learner {
     let imageRenderer: FinalImageRendering?
     let checkpoints: CheckpointFolder
     private(set) var broker: RewardBroker!
+    /// CURVE: the ZAP handler deciding every handshake.
+    let zap: ZAPHandler?
+    /// CURVE: the allowlist in force (replaced whole on SIGHUP); nil: plaintext.
+    var allowlist: Allowlist?
+    /// Monitors of the four sockets, for handshake failures ZAP never sees (e.g. plaintext peers).
+    var monitors: [ZMQMonitor] = []
+    /// Failed handshakes seen by the monitors, by kind.
+    var handshakeFailures: [String: Int] = [:]
+    /// HELLOs handled in the current one-second window (`limits.max_hellos_per_second`).
+    var helloWindow: (start: ContinuousClock.Instant, count: Int) = (.now, 0)
+    /// HELLOs refused by a limit, by limit (`rate`, `max_actors`).
+    var hellosRefused: [String: Int] = [:]
     private let stopRequested = ManagedFlag()
     /// The endpoints as bound, with `*` ports resolved (e.g. `tcp://127.0.0.1:*` → the port
     /// the system chose), for peers started after the learner.
@@ -112,14 +124,30 @@ public final class Learner {
         metrics = try MetricsWriter(url: config.resolvedMetricsFile)
         events = try EventFileWriter(directory: config.resolvedMetricsFile.deletingLastPathComponent())
 
+        let learnerCurve = try Self.checkedSecurity(config, log: log)
+        allowlist = learnerCurve?.allowlist
         context = try ZMQContext()
-        let e = config.endpoints
-        control = try EnvelopeSocket(context, .router, bind: e.control, sender: "learner")
-        publisher = try EnvelopeSocket(context, .publisher, sender: "learner")
+        if let curve = learnerCurve {
+            // Before any CURVE socket binds: without a handler libzmq admits every key.
+            let handler = ZAPHandler(context: context, allowlist: curve.allowlist, log: log)
+            try handler.start()
+            zap = handler
+        } else {
+            zap = nil
+        }
+        func side(_ endpoint: SecuredEndpoint) -> CurveSocketSide? { learnerCurve.map { .server($0.identity, endpoint) } }
+        let e = config.endpoints, limit = config.handshakeLimit
+        control = try EnvelopeSocket(context, .router, bind: e.control, sender: "learner", curve: side(.control), handshakeLimit: limit)
+        publisher = try EnvelopeSocket(context, .publisher, sender: "learner", curve: side(.weights), handshakeLimit: limit)
         try publisher.socket.setOption(.sendHighWaterMark, 2)
         try publisher.socket.bind(e.weights)
-        frontend = try EnvelopeSocket(context, .router, bind: e.rewardFrontend, sender: "learner")
-        backend = try EnvelopeSocket(context, .router, bind: e.rewardBackend, sender: "learner")
+        frontend = try EnvelopeSocket(context, .router, bind: e.rewardFrontend, sender: "learner",
+                                      curve: side(.rewardFrontend), handshakeLimit: limit)
+        backend = try EnvelopeSocket(context, .router, bind: e.rewardBackend, sender: "learner",
+                                     curve: side(.rewardBackend), handshakeLimit: limit)
+        monitors = try [control, publisher, frontend, backend].map { socket throws(ZMQError) in
+            try ZMQMonitor(socket.socket, events: [.handshakeFailedProtocol, .handshakeFailedNoDetail])
+        }
         let wakeEndpoint = "inproc://learner-wake-\(UInt64.random(in: .min ... .max))"
         var bound = RunConfig.Endpoints()
         bound.control = try control.socket.lastEndpoint
@@ -160,6 +188,7 @@ public final class Learner {
         poller.add(frontend.socket)
         poller.add(backend.socket)
         poller.add(wake)
+        for monitor in monitors { poller.add(monitor.socket) }
         let pollTimeout = min(Duration.milliseconds(50), config.heartbeatInterval / 2)
         while phase != .done {
             let ready = try poll(poller, timeout: pollTimeout)
@@ -170,20 +199,26 @@ public final class Learner {
                 // each one, not once per drained round (a round of large batches takes tens of
                 // milliseconds, and updates waiting on it starved ingest: see `drain`).
                 case 0: drain(control) {
-                    self.handleControl($0, now: .now)
+                    if self.admitted($0, on: .control, now: .now) { self.handleControl($0, now: .now) }
                     self.handleUpdateResults(now: .now)
                     self.startUpdateIfReady(now: .now)
                 } rejected: { self.rejectedControl($0, now: .now) }
-                case 1: drain(frontend) { self.broker.frontend($0, now: now) } rejected: {
+                case 1: drain(frontend) {
+                    if self.admitted($0, on: .rewardFrontend, now: now) { self.broker.frontend($0, now: now) }
+                } rejected: {
                     self.broker.rejected($0, side: .frontend, now: now)
                 }
-                case 2: drain(backend) { self.broker.backend($0, now: now) } rejected: {
+                case 2: drain(backend) {
+                    if self.admitted($0, on: .rewardBackend, now: now) { self.broker.backend($0, now: now) }
+                } rejected: {
                     self.broker.rejected($0, side: .backend, now: now)
                 }
-                default: while (try? wake.receive(timeout: .zero)) != nil {}
+                case 3: while (try? wake.receive(timeout: .zero)) != nil {}
+                default: drainMonitor(monitors[item.index - 4])
                 }
             }
             handleUpdateResults(now: now)
+            if ReloadSignal.take() { reloadAllowlist(now: now) }
             tick(now: now)
         }
     }
@@ -265,7 +300,9 @@ public final class Learner {
 
     private func shutDown() {
         updater.stop()
+        for monitor in monitors { monitor.close() }
         for socket in [control, publisher, frontend, backend] { socket.close() }
+        zap?.stop()
         try? wake.close()
         try? context.close()
     }

@@ -35,6 +35,8 @@ public final class RewardBroker {
         public var failed = 0
         /// Workers declared dead.
         public var workerDeaths = 0
+        /// HELLOs refused because `limits.max_reward_workers` were live.
+        public var workersRefused = 0
     }
 
     private struct Ticket {
@@ -188,6 +190,14 @@ public final class RewardBroker {
             answerError(.backend, identity, .unexpected, "role \(hello.role) cannot join the reward backend", sequence, now)
             return
         }
+        let replaces = workers.contains { $0.key == identity || $0.value.instanceID == hello.instanceID }
+        guard replaces || workers.count < config.limits.maxRewardWorkers else {
+            counters.workersRefused += 1
+            log.limited("workers-full", "reward worker \(hello.instanceID) refused: \(workers.count) live (limits.max_reward_workers)")
+            answerError(.backend, identity, .overloaded,
+                        "the broker has \(workers.count) reward workers (limits.max_reward_workers)", sequence, now)
+            return
+        }
         // A restarted worker (new identity, same instance id) replaces its old entry.
         for (other, worker) in workers where worker.instanceID == hello.instanceID || other == identity {
             forget(other, because: "replaced by a new HELLO", now: now)
@@ -293,6 +303,13 @@ public final class RewardBroker {
         queue.insert(contentsOf: back, at: 0)
         counters.redispatched += back.count
         log.info("reward worker \(worker.instanceID) gone (\(reason)); \(back.count) request(s) re-queued, \(workers.count) live")
+    }
+
+    /// Forgets the workers whose instance id `matches` (their key left the allowlist).
+    public func forgetWorkers(where matches: (String) -> Bool) {
+        for (identity, worker) in workers where matches(worker.instanceID) {
+            forget(identity, because: "key removed from the allowlist", now: .now)
+        }
     }
 
     /// Sends TERMINATE to every welcomed worker (and to any that joins later).

@@ -27,6 +27,8 @@ public final class RewardWorker {
     private let parentPID: Int32?
     private let log: RuntimeLog
     private let context: ZMQContext
+    /// CURVE: this worker's key and the learner's public key (nil: plaintext).
+    private let curve: PeerCurve?
     private var backend: EnvelopeSocket?
     private var welcomed = false
     private var heartbeatInterval: Duration
@@ -50,6 +52,7 @@ public final class RewardWorker {
         heartbeatInterval = config.heartbeatInterval
         deadAfter = config.deadAfter
         reconnectDelay = .milliseconds(config.reconnectDelayMs)
+        curve = try PeerCurve.load(config, role: .rewardWorker, name: instanceID)
         context = try ZMQContext()
     }
 
@@ -81,7 +84,8 @@ public final class RewardWorker {
     }
 
     private func connect(now: ContinuousClock.Instant) throws {
-        backend = try EnvelopeSocket(context, .dealer, connect: config.endpoints.rewardBackend, sender: instanceID)
+        backend = try EnvelopeSocket(context, .dealer, connect: config.endpoints.rewardBackend, sender: instanceID,
+                                     curve: curve?.side, handshakeLimit: config.handshakeLimit)
         reconnectAt = nil
         lastHeard = now
         welcomed = false

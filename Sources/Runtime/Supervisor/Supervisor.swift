@@ -33,6 +33,10 @@ public final class Supervisor {
     private let resume: Bool
     private let log = RuntimeLog(name: "supervisor")
     private let context: ZMQContext
+    /// CURVE: the supervisor's key (its name is the supervisor's instance id) and the learner's.
+    private let curve: PeerCurve?
+    /// Per-run keys of the children (`train` with `security.mode: curve`): `DIR/NAME.key`.
+    private let childKeyFolder: String?
     private var children: [Child] = []
     private var control: EnvelopeSocket?
     private var welcomed = false
@@ -45,8 +49,12 @@ public final class Supervisor {
 
     /// A supervisor that starts `executable` (this binary) with the config file `configPath`;
     /// `resume`: the learner's first start resumes from the newest checkpoint too.
-    public init(config: RunConfig, executable: String, configPath: String, resume: Bool) throws {
+    /// `childKeyFolder`: where each child's `NAME.key` is (CURVE runs).
+    public init(config: RunConfig, executable: String, configPath: String, resume: Bool,
+                childKeyFolder: String? = nil) throws {
         self.config = config
+        self.childKeyFolder = childKeyFolder
+        curve = try PeerCurve.load(config, role: .supervisor, name: nil)
         self.executable = executable
         self.configPath = configPath
         self.resume = resume
@@ -91,6 +99,7 @@ public final class Supervisor {
         var child = children[index]
         var arguments = [child.role.rawValue, "--config", configPath, "--parent-pid", String(getpid())]
         if child.role != .learner { arguments += ["--instance", child.name] }
+        if let childKeyFolder { arguments += ["--set", "security.key=\(childKeyFolder)/\(child.name).key"] }
         if child.role == .learner && (resume || child.failures > 0) { arguments.append("--resume") }
         child.pid = try ChildProcess.spawn(executable, arguments)
         child.startedAt = .now
@@ -160,9 +169,11 @@ public final class Supervisor {
     private func connectControl(now: ContinuousClock.Instant) {
         control?.close()
         welcomed = false
-        control = try? EnvelopeSocket(context, .dealer, connect: config.endpoints.control, sender: "supervisor")
+        let name = curve?.identity.name ?? "supervisor"
+        control = try? EnvelopeSocket(context, .dealer, connect: config.endpoints.control, sender: name,
+                                      curve: curve?.side, handshakeLimit: config.handshakeLimit)
         lastHeard = now
-        send(.hello(Hello(role: .supervisor, instanceID: "supervisor",
+        send(.hello(Hello(role: .supervisor, instanceID: name,
                           pid: UInt32(ProcessInfo.processInfo.processIdentifier), policyVersion: 0)), now: now)
     }
 

@@ -13,11 +13,14 @@ public final class EnvelopeSocket {
         public let identity: [UInt8]
         /// The decoded, validated envelope.
         public let envelope: Envelope
+        /// On a CURVE server socket: the name the ZAP handler gave the sender's key (`User-Id`).
+        public let userID: String?
 
         /// A message as if received from `identity` (for feeding state machines in tests).
-        public init(identity: [UInt8], envelope: Envelope) {
+        public init(identity: [UInt8], envelope: Envelope, userID: String? = nil) {
             self.identity = identity
             self.envelope = envelope
+            self.userID = userID
         }
     }
 
@@ -58,6 +61,8 @@ public final class EnvelopeSocket {
     /// The `Envelope.sender` of everything sent.
     public let sender: String
     private let isRouter: Bool
+    /// True on a CURVE server: each receive also reads the connection's `User-Id`.
+    private var readsUserID = false
     private let limits: WireLimits
     private var sequence: UInt64 = 0
 
@@ -76,10 +81,16 @@ public final class EnvelopeSocket {
     }
 
     /// Creates, configures and binds or connects a socket of `type` to `endpoint`.
+    /// `curve`: the CURVE role of the socket (nil: plaintext), set before binding or connecting.
     public convenience init(_ context: ZMQContext, _ type: ZMQSocketType, bind: String? = nil,
-                            connect: String? = nil, sender: String) throws(ZMQError) {
+                            connect: String? = nil, sender: String, curve: CurveSocketSide? = nil,
+                            handshakeLimit: Duration = .seconds(5)) throws(ZMQError) {
         let socket = try ZMQSocket(context, type: type)
         try self.init(socket, sender: sender)
+        if let curve {
+            try curve.apply(to: socket, handshakeLimit: handshakeLimit)
+            if case .server = curve { readsUserID = true }
+        }
         if let bind { try socket.bind(bind) }
         if let connect { try socket.connect(connect) }
     }
@@ -118,15 +129,22 @@ public final class EnvelopeSocket {
     /// The next message if one is waiting (nil if none); a message that breaks §3.1 or does
     /// not decode is thrown as a `Rejection` after it was fully read.
     public func receive() throws -> Incoming? {
-        let frames: [[UInt8]]
-        do { frames = try socket.receiveMultipart(timeout: .zero) } catch where error.isTimeout {
+        let frames: [[UInt8]], userID: String?
+        do {
+            if readsUserID {
+                (frames, userID) = try socket.receiveMultipart(timeout: .zero, property: "User-Id")
+            } else {
+                (frames, userID) = (try socket.receiveMultipart(timeout: .zero), nil)
+            }
+        } catch where error.isTimeout {
             return nil
         }
         let expected = isRouter ? 2 : 1
         let identity = isRouter ? frames[0] : []
         guard frames.count == expected else { throw Rejection.wrongFrameCount(identity: identity, frames: frames.count) }
         do {
-            return Incoming(identity: identity, envelope: try Envelope(decoding: frames[expected - 1], limits: limits))
+            return Incoming(identity: identity, envelope: try Envelope(decoding: frames[expected - 1], limits: limits),
+                            userID: userID)
         } catch {
             throw Rejection.wire(identity: identity, error)
         }

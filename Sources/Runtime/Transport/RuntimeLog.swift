@@ -56,6 +56,9 @@ public struct RejectionCounters: Equatable, Sendable {
     public var notWelcomed = 0
     /// ERROR messages received.
     public var errorsReceived = 0
+    /// CURVE: messages from a key removed from the allowlist, or a HELLO whose instance id or
+    /// role is not its key's.
+    public var unauthorized = 0
 
     /// No rejections yet.
     public init() {}
@@ -75,6 +78,6 @@ public struct RejectionCounters: Equatable, Sendable {
         [("rejected_malformed", Double(malformed)), ("rejected_unsupported_version", Double(unsupportedVersion)),
          ("rejected_unknown_kind", Double(unknownKind)), ("rejected_wrong_frames", Double(wrongFrames)),
          ("rejected_unexpected", Double(unexpected)), ("rejected_not_welcomed", Double(notWelcomed)),
-         ("errors_received", Double(errorsReceived))]
+         ("errors_received", Double(errorsReceived)), ("rejected_unauthorized", Double(unauthorized))]
     }
 }

@@ -7,8 +7,8 @@ import Numerics
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the project's hot paths.",
-        subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchDenoiser.self, BenchSampler.self,
-                      BenchLearnerUpdate.self, BenchEvaluator.self]
+        subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchAbuse.self, BenchDenoiser.self,
+                      BenchSampler.self, BenchLearnerUpdate.self, BenchEvaluator.self]
     )
 }
 
@@ -94,7 +94,7 @@ struct BenchWire: ParsableCommand {
 struct BenchTransport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transport",
-        abstract: "Trajectories/s a learner ingests from replaying actors, and the time until 8 actors hold a new version."
+        abstract: "Trajectories/s a learner ingests from replaying actors, and the time until 8 actors hold a new version, plaintext and CURVE."
     )
 
     @Option(help: "Replay actors (threads with their own sockets) feeding the learner.")
@@ -124,6 +124,12 @@ struct BenchTransport: ParsableCommand {
     @Option(help: "Versions timed in the broadcast benchmark (one every 100 ms).")
     var versions = 20
 
+    @Option(help: "Transport security: none (plaintext), curve, or both side by side in one run.")
+    var security = "both"
+
+    @Option(help: "Ingest rounds per security mode, interleaved; the best of each is shown (the machine is shared).")
+    var rounds = 3
+
     func validate() throws {
         guard actors >= 1, trajectories >= 1, (1...1000).contains(steps), latentSize >= 1, window >= 1, seconds > 0 else {
             throw ValidationError("--actors, --trajectories, --latent-size, --window must be ≥ 1, --steps in 1...1000, --seconds > 0")
@@ -131,15 +137,30 @@ struct BenchTransport: ParsableCommand {
         guard broadcastActors >= 1, weightFloats >= 2, versions >= 1 else {
             throw ValidationError("--broadcast-actors and --versions must be ≥ 1, --weight-floats ≥ 2")
         }
+        guard ["none", "curve", "both"].contains(security) else { throw ValidationError("--security: expected none, curve or both") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1") }
     }
 
     func run() throws {
         printKernelHeader()
-        var figures = [try ingestBenchmark(actors: actors, trajectories: trajectories, steps: steps, latentSize: latentSize,
-                                           window: window, seconds: seconds)]
-        figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
-                                          interval: .milliseconds(100))
+        let modes = security == "both" ? [false, true] : [security == "curve"]
+        var best: [BenchmarkFigure?] = modes.map { _ in nil }
+        for _ in 0..<rounds {
+            for (index, curve) in modes.enumerated() {
+                let figure = try ingestBenchmark(actors: actors, trajectories: trajectories, steps: steps, latentSize: latentSize,
+                                                 window: window, seconds: seconds, curve: curve)
+                if figure.value > best[index]?.value ?? -1 { best[index] = figure }
+            }
+        }
+        var figures = best.map { $0! }
+        for curve in modes {
+            figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
+                                              interval: .milliseconds(100), curve: curve)
+        }
         printTable(figures, reference: nil)
+        if modes.count == 2 {
+            print(String(format: "CURVE ingest cost: %.1f%% of the plaintext rate", 100 * (1 - figures[1].value / figures[0].value)))
+        }
     }
 }
 

@@ -5,13 +5,13 @@ import Wire
 import ZMQ
 
 /// Carries a non-Sendable object into a thread that becomes its only user.
-private final class Handoff<T>: @unchecked Sendable {
+final class Handoff<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
 }
 
 /// Runs `body` on a new thread; the returned semaphore is signalled when it ends.
-private func spawnThread(_ name: String, _ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
+func spawnThread(_ name: String, _ body: @escaping @Sendable () -> Void) -> DispatchSemaphore {
     let done = DispatchSemaphore(value: 0)
     let thread = Thread {
         body()
@@ -22,6 +22,38 @@ private func spawnThread(_ name: String, _ body: @escaping @Sendable () -> Void)
     thread.start()
     return done
 }
+
+/// Throwaway CURVE keys of one benchmark run: the learner's and one per peer name, written
+/// with the allowlist to a temporary folder.
+struct BenchKeys {
+    let folder: String
+    let identities: [String: CurveIdentity]
+
+    init(peers: [String], role: KeyRole = .actor) throws {
+        folder = NSTemporaryDirectory() + "shielddiff-bench-keys-\(getpid())-\(UInt32.random(in: .min ... .max))"
+        var identities = ["learner": try CurveIdentity.generate(role: .learner, name: "learner")]
+        for name in peers { identities[name] = try CurveIdentity.generate(role: role, name: name) }
+        for identity in identities.values { try identity.write(to: folder) }
+        try Allowlist(peers.map { identities[$0]!.publicEntry }).rendered
+            .write(toFile: folder + "/allowlist", atomically: true, encoding: .utf8)
+        self.identities = identities
+    }
+
+    /// `config` with CURVE on, as the learner (or, with `peer`, as that peer) reads it.
+    func applied(to config: RunConfig, peer: String? = nil) -> RunConfig {
+        var config = config
+        config.security.mode = "curve"
+        config.security.key = folder + "/\(peer ?? "learner").key"
+        config.security.allowlist = folder + "/allowlist"
+        config.security.learnerPublicKey = folder + "/learner.pub"
+        return config
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: folder) }
+}
+
+/// "curve" or "plaintext", for figure names.
+private func securityLabel(_ keys: BenchKeys?) -> String { keys == nil ? "plaintext" : "curve" }
 
 /// A configuration for an in-process learner on ephemeral loopback tcp ports.
 private func benchConfig(steps: Int, latentSize: Int) throws -> RunConfig {
@@ -41,11 +73,17 @@ private func benchConfig(steps: Int, latentSize: Int) throws -> RunConfig {
 /// `trajectories` × (steps+1) × latentSize floats again and again, `window` batches in
 /// flight, paced by BATCH_ACKs). The learner validates, acks and buffers each batch; its
 /// update only returns, so ingest is the limit.
+/// `curve`: every connection CURVE-authenticated and encrypted (throwaway keys).
 func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int, window: Int,
-                     seconds: Double) throws -> BenchmarkFigure {
+                     seconds: Double, curve: Bool) throws -> BenchmarkFigure {
     var config = try benchConfig(steps: steps, latentSize: latentSize)
     for override in ["trajectories_per_update=\(trajectories)", "max_buffered_trajectories=\(trajectories * actors * (window + 2))",
                      "max_in_flight_batches=\(window)"] { try config.apply(override: override) }
+    let keys = curve ? try BenchKeys(peers: (0..<actors).map { "replay-\($0)" }) : nil
+    defer { keys?.remove() }
+    if let keys { config = keys.applied(to: config) }
+    let learnerKey = keys?.identities["learner"]!.keys.publicKey
+    let peerKeys = Handoff(keys?.identities ?? [:])
     let model = BenchLearner(steps: steps, latentSize: latentSize, floats: 1024, updateTime: .zero, clock: nil)
     let timesteps = model.trajectorySpec.timesteps
     let learner = try Learner(config: config, model: model, resume: false)
@@ -71,6 +109,11 @@ func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int
             do {
                 let socket = try ZMQSocket(context.value, type: .dealer)
                 try socket.setOption(.linger, .zero)
+                if let learnerKey, let identity = peerKeys.value["replay-\(index)"] {
+                    try socket.setOption(.curveServerKey, learnerKey)
+                    try socket.setOption(.curvePublicKey, identity.keys.publicKey)
+                    try socket.setOption(.curveSecretKey, identity.keys.secretKey)
+                }
                 try socket.connect(endpoint)
                 defer { try? socket.close() }
                 let hello = Envelope(sender: "replay-\(index)", sequence: 1, payload: .hello(
@@ -104,17 +147,21 @@ func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int
     try? context.value.close()
     try? FileManager.default.removeItem(atPath: config.runDir)
     let accepted = Double(counts.total)
-    return BenchmarkFigure(name: "ingest: \(actors) replay actors → learner, tcp loopback, batches of \(trajectories)×(\(steps + 1)×\(latentSize))",
+    return BenchmarkFigure(name: "[\(securityLabel(keys))] ingest: \(actors) replay actors → learner, tcp loopback, batches of \(trajectories)×(\(steps + 1)×\(latentSize))",
                            value: accepted / seconds, unit: "traj/s", seconds: seconds / max(accepted, 1))
 }
 
 /// (b) Time from a new version's weights being ready at the learner (the end of its update)
 /// until all `actors` real actor loops (in-process threads, real SUB/DEALER sockets) have
 /// installed it; `floats` trainable floats per version, a new version every `interval`.
-func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Duration) throws -> [BenchmarkFigure] {
+/// `curve`: every connection CURVE-authenticated and encrypted (throwaway keys).
+func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Duration, curve: Bool) throws -> [BenchmarkFigure] {
     var config = try benchConfig(steps: 1, latentSize: 4)
     for override in ["reward_workers=0", "trajectories_per_batch=1", "trajectories_per_update=\(actors)",
                      "max_buffered_trajectories=\(actors * 8)"] { try config.apply(override: override) }
+    let keys = curve ? try BenchKeys(peers: (0..<actors).map { "bench-actor-\($0)" }) : nil
+    defer { keys?.remove() }
+    if let keys { config = keys.applied(to: config) }
     let clock = VersionClock()
     let model = BenchLearner(steps: 1, latentSize: 4, floats: floats, updateTime: interval, clock: clock)
     let spec = model.trajectorySpec
@@ -124,7 +171,8 @@ func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Durat
     let learnerBox = Handoff(learner)
     let learnerDone = spawnThread("bench-learner") { try? learnerBox.value.run() }
     let actorDone = try (0..<actors).map { index in
-        let actor = Handoff(try Actor(config: actorConfig, instanceID: "bench-actor-\(index)", index: index,
+        let peerConfig = keys?.applied(to: actorConfig, peer: "bench-actor-\(index)") ?? actorConfig
+        let actor = Handoff(try Actor(config: peerConfig, instanceID: "bench-actor-\(index)", index: index,
                                       sampler: ReplaySampler(clock: clock, spec: spec, sampleTime: 0.002),
                                       scorer: ConstantScorer()))
         return spawnThread("bench-actor-\(index)") { _ = try? actor.value.run() }
@@ -142,7 +190,7 @@ func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Durat
     guard !latencies.isEmpty else { throw RuntimeError("no version reached all \(actors) actors") }
     func figure(_ label: String, _ latency: Duration) -> BenchmarkFigure {
         let seconds = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
-        return BenchmarkFigure(name: "broadcast \(floats) floats to \(actors) actors, \(label) of \(latencies.count) versions",
+        return BenchmarkFigure(name: "[\(securityLabel(keys))] broadcast \(floats) floats to \(actors) actors, \(label) of \(latencies.count) versions",
                                value: seconds * 1000, unit: "ms", seconds: seconds)
     }
     return [figure("median", latencies[latencies.count / 2]),

@@ -22,6 +22,7 @@ struct LearnerCommand: ParsableCommand {
         process.announceKernel(defaultName: "learner")
         let config = try options.resolve()
         StopSignal.install()
+        ReloadSignal.install()
         let model = try makeModels(config: config).learner()
         let learner = try Learner(config: config, model: model, resume: resume, parentPID: process.parentPID)
         try learner.run()

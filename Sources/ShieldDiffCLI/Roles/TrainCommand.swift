@@ -20,16 +20,40 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         RuntimeLog(name: "supervisor").info(BLASKernel.description + "; the children inherit it")
-        let config = try options.resolve()
+        var config = try options.resolve()
         StopSignal.install()
+        try FileManager.default.createDirectory(atPath: config.runDir, withIntermediateDirectories: true)
+        let keyFolder = config.security.mode == "curve" && config.security.key.isEmpty ? try Self.makeRunKeys(&config) : nil
         // The children read exactly this configuration, whatever flags produced it.
         let configURL = URL(fileURLWithPath: config.runDir).appendingPathComponent("config.yaml")
-        try FileManager.default.createDirectory(atPath: config.runDir, withIntermediateDirectories: true)
         try config.renderedYAML().write(to: configURL, atomically: true, encoding: .utf8)
         let supervisor = try Supervisor(config: config, executable: Self.executablePath(),
-                                        configPath: configURL.path, resume: resume)
+                                        configPath: configURL.path, resume: resume, childKeyFolder: keyFolder)
         let status = try supervisor.run()
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// `security.mode: curve` without keys: throwaway keys for this run only, in
+    /// `<run_dir>/keys` (made fresh each start), one per child and the supervisor, with the
+    /// allowlist of exactly those; returns the folder.
+    private static func makeRunKeys(_ config: inout RunConfig) throws -> String {
+        let folder = config.runDir + "/keys"
+        try? FileManager.default.removeItem(atPath: folder)
+        var members: [(KeyRole, String)] = [(.learner, "learner"), (.supervisor, "supervisor")]
+        members += (0..<config.actors).map { (.actor, "actor-\($0)") }
+        members += (0..<config.rewardWorkers).map { (.rewardWorker, "reward-\($0)") }
+        var entries: [PublicKeyEntry] = []
+        for (role, name) in members {
+            let identity = try CurveIdentity.generate(role: role, name: name)
+            try identity.write(to: folder)
+            if role != .learner { entries.append(identity.publicEntry) }
+        }
+        let allowlist = folder + "/allowlist"
+        try Allowlist(entries).rendered.write(toFile: allowlist, atomically: true, encoding: .utf8)
+        config.security.key = folder + "/supervisor.key"
+        config.security.learnerPublicKey = folder + "/learner.pub"
+        config.security.allowlist = allowlist
+        return folder
     }
 
     /// The absolute path of this binary, so children start it from any directory.
