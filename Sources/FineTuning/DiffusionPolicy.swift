@@ -42,13 +42,14 @@ public final class DiffusionPolicy: NoisePredictor {
     }
 
     /// The frozen text tower's conditioning of `prompts` (cached per prompt: the tower never
-    /// changes, and actors and the learner see the same prompts again and again).
+    /// changes, and actors and the learner see the same prompts again and again). Each prompt
+    /// is encoded alone, so its conditioning is a function of the prompt only: encoded in a
+    /// batch, BLAS rounding would depend on its batch-mates and their order, and an actor, the
+    /// learner and a resumed learner would see different bits for the same prompt.
     public func conditioning(_ prompts: [String]) -> Conditioning {
-        let missing = Array(Set(prompts.filter { conditioningCache[$0] == nil }))
-        if !missing.isEmpty {
-            let encoded = model.encode(missing)
-            let rows = Conditioning(tokens: encoded.tokens, mask: encoded.mask, pooled: encoded.pooled)
-            for (i, prompt) in missing.enumerated() { conditioningCache[prompt] = rows.row(i) }
+        for prompt in prompts where conditioningCache[prompt] == nil {
+            let encoded = model.encode([prompt])
+            conditioningCache[prompt] = Conditioning(tokens: encoded.tokens, mask: encoded.mask, pooled: encoded.pooled)
         }
         return Conditioning(concatenating: prompts.map { conditioningCache[$0]! })
     }
