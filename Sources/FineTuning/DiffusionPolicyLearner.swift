@@ -16,26 +16,46 @@ import Wire
 public final class DiffusionPolicyLearner: PolicyLearner {
     /// Metadata keys of the model's part of a learner checkpoint.
     static let loraRankKey = "lora_rank", adamStepKey = "adam.step", rngKey = "rng", statsKey = "per_prompt_stats"
+    static let anchorKey = "anchor.position"
     private static let adamM = "adam.m", adamV = "adam.v"
 
     /// The policy being trained.
     public let policy: DiffusionPolicy
     private let ddpo: DDPOLearner
     private let steps: Int
+    /// The benign anchor added to every optimizer step (nil when its weight is 0).
+    public let anchor: BenignAnchor?
+
+    /// Copies of the policy that compute shares of each optimizer step on their own threads.
+    private let replicas: [DiffusionPolicy]
 
     /// The shipped model, wrapped and trained as `config` asks.
     public convenience init(config: RunConfig) throws {
         let h = config.hyperparameters
+        let threads = h.learnerThreads > 0 ? h.learnerThreads : ProcessInfo.processInfo.activeProcessorCount
         try self.init(policy: DiffusionPolicy(model: try DiffusionModel.load(), loraRank: h.loraRank, seed: config.seed),
-                      ddpo: DDPOConfig(run: config), seed: config.seed)
+                      ddpo: DDPOConfig(run: config), seed: config.seed,
+                      anchor: h.anchorWeight > 0 ? (weight: Float(h.anchorWeight), batch: h.anchorBatch) : nil,
+                      threads: threads)
     }
 
-    /// Trains `policy` with the DDPO hyperparameters `ddpo`.
-    public init(policy: DiffusionPolicy, ddpo config: DDPOConfig, seed: UInt64) throws {
+    /// Trains `policy` with the DDPO hyperparameters `ddpo`, the benign anchor if given, and
+    /// optimizer steps split among `threads` threads.
+    public init(policy: DiffusionPolicy, ddpo config: DDPOConfig, seed: UInt64,
+                anchor anchorSettings: (weight: Float, batch: Int)? = nil, threads: Int = 1) throws {
+        precondition(threads >= 1, "DiffusionPolicyLearner: threads must be ≥ 1")
         self.policy = policy
         steps = config.steps
         ddpo = try DDPOLearner(predictor: policy, nullConditioning: policy.null, latentShape: DiffusionPolicy.latentShape,
                                config: config, seed: seed)
+        anchor = anchorSettings.map { BenignAnchor(model: policy.model, weight: $0.weight, batchSize: $0.batch, seed: seed) }
+        if let anchor { ddpo.anchor = anchor.accumulateGradients }
+        replicas = try (1..<threads).map { _ in
+            let replica = DiffusionPolicy(model: try DiffusionModel.load(), loraRank: policy.loraRank, seed: seed)
+            replica.model.unet.copyParameters(from: policy.model.unet)
+            return replica
+        }
+        ddpo.addReplicas(replicas, nullConditioning: policy.null)
     }
 
     public var trainable: [String: Tensor] { policy.trainableTensors }
@@ -68,6 +88,7 @@ public final class DiffusionPolicyLearner: PolicyLearner {
         var metadata = [Self.loraRankKey: String(policy.loraRank), Self.adamStepKey: String(state.step),
                         Self.rngKey: String(decoding: (try? encoder.encode(ddpo.rng.state)) ?? Data(), as: UTF8.self),
                         Self.statsKey: ddpo.tracker.jsonString()]
+        if let anchor { metadata[Self.anchorKey] = "\(anchor.position.pair) \(anchor.position.batches)" }
         metadata[DiffusionModel.unetConfigKey] = String(decoding: (try? encoder.encode(model.unet.config)) ?? Data(), as: UTF8.self)
         metadata[DiffusionModel.textConfigKey] = String(decoding: (try? encoder.encode(model.textEncoder.config)) ?? Data(), as: UTF8.self)
         return (tensors, metadata)
@@ -90,6 +111,14 @@ public final class DiffusionPolicyLearner: PolicyLearner {
               let rng = RandomGenerator(state: words),
               let statsText = metadata[Self.statsKey], let tracker = try? PromptStatTracker(json: statsText)
         else { throw PolicyError("checkpoint lacks or garbles \(Self.adamM)/\(Self.adamV)/\(Self.adamStepKey)/\(Self.rngKey)/\(Self.statsKey)") }
+        var anchorPosition: (pair: Int, batches: Int)?
+        if anchor != nil {
+            let parts = (metadata[Self.anchorKey] ?? "").split(separator: " ").compactMap { Int($0) }
+            guard parts.count == 2, parts.allSatisfy({ $0 >= 0 }) else {
+                throw PolicyError("checkpoint lacks or garbles \(Self.anchorKey) (the run has a benign anchor: hyperparameters.anchor_weight > 0)")
+            }
+            anchorPosition = (parts[0], parts[1])
+        }
         // Check every tensor of every store before changing any.
         let stores = checkpointedStores
         for store in stores {
@@ -101,5 +130,8 @@ public final class DiffusionPolicyLearner: PolicyLearner {
         try ddpo.optimizer.restore(AdamW.State(step: step, m: m.data, v: v.data))
         for store in stores { for p in store.parameters { store.set(p, tensors[p.name]!) } }
         (ddpo.rng, ddpo.tracker) = (rng, tracker)
+        if let anchorPosition { anchor?.position = anchorPosition }
+        // The replicas' trainable values are refreshed every step; their frozen base here.
+        for replica in replicas { replica.model.unet.copyParameters(from: policy.model.unet) }
     }
 }

@@ -66,7 +66,6 @@ public final class DiffusionTrainer {
     private let optimizer: AdamW
     private let replicas: [UNet]  // replicas[0] is model.unet
     private var ema: [Float]?     // (P), aligned with model.unet.store
-    private let schedule = NoiseSchedule()
     private let root: RandomGenerator
 
     /// A fresh denoiser conditioned on `clip`'s (frozen) text tower.
@@ -100,36 +99,12 @@ public final class DiffusionTrainer {
         return config.learningRate * Float(0.5 * (1 + cos(Double.pi * min(progress, 1))))
     }
 
-    /// One training batch: noisy latents, their timesteps, the velocity targets and captions.
-    struct Batch {
-        var xt: Tensor          // x_t: (B, 12, 16, 16)
-        var timesteps: [Float]  // (B)
-        var velocity: Tensor    // v = √ᾱ·ε − √(1−ᾱ)·x_0: (B, 12, 16, 16)
-        var texts: [String]     // (B), "" where dropped
-    }
-
     /// The batch of 0-based step k.
-    func batch(at k: Int) -> Batch {
+    func batch(at k: Int) -> VelocityBatch {
         let b = config.batchSize
         let pairs = (0..<b).map { DataDistribution.pair(seed: config.seed, index: k * b + $0) }
         var rng = root.split(0xD1FF).split(UInt64(k))
-        let x0 = Latents.encode(pairs.map(\.image))                                   // x_0: (B, 12, 16, 16)
-        let noise = Tensor(randomNormal: x0.shape, rng: &rng)
-        let d = x0.count / b
-        var xt = x0, velocity = x0
-        var timesteps: [Float] = [], texts: [String] = []
-        for i in 0..<b {
-            let t = Int(rng.next() % UInt64(schedule.trainingSteps))
-            let abar = schedule.alphaBar(at: t)
-            let (a, s) = (Float(abar.squareRoot()), Float((1 - abar).squareRoot()))
-            for j in (i * d)..<((i + 1) * d) {
-                xt.data[j] = a * x0.data[j] + s * noise.data[j]
-                velocity.data[j] = a * noise.data[j] - s * x0.data[j]
-            }
-            timesteps.append(Float(t))
-            texts.append(rng.nextUniform() < config.promptDropout ? Prompt.nullText : pairs[i].prompt.text)
-        }
-        return Batch(xt: xt, timesteps: timesteps, velocity: velocity, texts: texts)
+        return VelocityBatch(pairs: pairs, promptDropout: config.promptDropout, rng: &rng)
     }
 
     /// One AdamW step on the next batch.
@@ -205,7 +180,7 @@ public final class DiffusionTrainer {
 
 /// The MSE of a slice of a batch of `batch` samples, L = Σ_slice (v̂ − v)² / (B·D), with
 /// dL/dv̂; the slices' L add up to the batch's MSE.
-func sliceMSE(_ prediction: Tensor, target: Tensor, batch: Int) -> (Tensor, Float) {
+public func sliceMSE(_ prediction: Tensor, target: Tensor, batch: Int) -> (Tensor, Float) {
     precondition(prediction.shape == target.shape, "sliceMSE: \(prediction.shape) and \(target.shape)")
     let n = Float(batch * (prediction.count / max(prediction.shape[0], 1)))
     var grad = prediction  // dL/dv̂: same shape

@@ -1,3 +1,4 @@
+import Dispatch
 import Diffusion
 import Numerics
 
@@ -15,6 +16,15 @@ public final class DDPOLearner {
     public var tracker: PromptStatTracker
     /// Shuffles trajectories and chooses trained steps; its `state` is part of the checkpoint.
     public var rng: RandomGenerator
+    /// A loss added to every optimizer step, e.g. the benign anchor that keeps the model's
+    /// denoising objective on safe data (PPO-ptx): it adds its gradients into the trainable
+    /// store and returns its loss. nil: PPO alone.
+    public var anchor: (() -> Double)?
+    /// Denoiser replicas for data-parallel optimizer steps: each takes a share of a step's
+    /// pairs on its own thread (one BLAS thread each), and the shares' gradients are summed
+    /// into the trainable store, equal to one pass up to Float32 reduction order. Empty: one
+    /// thread. `replicas` must have this learner's trainable store's layout.
+    public private(set) var replicas: [PPOObjective] = []
     private let trainable: ParameterStore
 
     /// `nullConditioning` is ∅ as one row; `latentShape` is (C, H, W). The predictor's
@@ -47,7 +57,7 @@ public final class DDPOLearner {
         let advantages = try tracker.advantages(prompts: trajectories.map(\.prompt), rewards: rewards)
 
         var stats = PPOStatistics()
-        var normSum = 0.0, optimizerSteps = 0
+        var normSum = 0.0, anchorSum = 0.0, optimizerSteps = 0
         let eligible = trajectories.map(trainableSteps)
         for _ in 0..<config.innerEpochs {
             let order = permutation(trajectories.count)
@@ -59,13 +69,65 @@ public final class DDPOLearner {
                         .map { StepRef(trajectory: i, step: steps[$0]) }
                 }
                 trainable.zeroGrads()
-                stats = stats + objective.accumulateGradients(pairs: pairs, in: trajectories, advantages: advantages)
+                stats = stats + accumulateInParallel(pairs: pairs, in: trajectories, advantages: advantages)
+                if let anchor { anchorSum += anchor() }
                 do { normSum += Double(try optimizer.step()) } catch { throw .optimizer("\(error)") }
                 optimizerSteps += 1
             }
         }
         return DDPOMetrics(statistics: stats, rewards: rewards, advantages: advantages,
-                           gradNormMean: normSum / Double(optimizerSteps), optimizerSteps: optimizerSteps)
+                           gradNormMean: normSum / Double(optimizerSteps), optimizerSteps: optimizerSteps,
+                           anchorLossMean: anchor == nil ? nil : anchorSum / Double(optimizerSteps))
+    }
+
+    /// Adds data-parallel replicas over denoisers built like this learner's predictor (same
+    /// architecture and trainable layout; their values are overwritten before every step).
+    public func addReplicas(_ predictors: [NoisePredictor], nullConditioning: Conditioning) {
+        for predictor in predictors {
+            precondition(predictor.trainable.count == trainable.count,
+                         "DDPOLearner replica: \(predictor.trainable.count) trainable floats, the learner has \(trainable.count)")
+            replicas.append(PPOObjective(guided: GuidedNoise(predictor: predictor, null: nullConditioning,
+                                                             scale: objective.guided.scale),
+                                         schedule: objective.schedule, eta: objective.eta, clipRange: objective.clipRange,
+                                         minibatchSize: objective.minibatchSize, latentShape: objective.latentShape))
+        }
+    }
+
+    /// One optimizer step's PPO gradient into `trainable`: on this thread alone, or split in
+    /// contiguous shares between it and the replicas.
+    private func accumulateInParallel(pairs: [StepRef], in trajectories: [DDPOTrajectory],
+                                      advantages: [Float]) -> PPOStatistics {
+        guard !replicas.isEmpty, pairs.count > 1 else {
+            return objective.accumulateGradients(pairs: pairs, in: trajectories, advantages: advantages)
+        }
+        let objectives = [objective] + replicas
+        let w = min(objectives.count, pairs.count)
+        let shares = (0..<w).map { i in Array(pairs[(i * pairs.count / w)..<((i + 1) * pairs.count / w)]) }
+        for replica in replicas.prefix(w - 1) {
+            let store = replica.guided.predictor.trainable
+            store.values.update(fromContentsOf: trainable.values)
+            store.zeroGrads()
+        }
+        var results = [PPOStatistics](repeating: PPOStatistics(), count: w)
+        let savedThreads = blasThreads
+        blasThreads = 1
+        // Each share touches only its own objective's denoiser and its own result slot; the
+        // trajectories and advantages are only read.
+        results.withUnsafeMutableBufferPointer { slots in
+            nonisolated(unsafe) let (slots, objectives, trajectories) = (slots, objectives, trajectories)
+            let total = pairs.count
+            DispatchQueue.concurrentPerform(iterations: w) { i in
+                slots[i] = objectives[i].accumulateGradients(pairs: shares[i], in: trajectories, advantages: advantages,
+                                                             totalPairs: total)
+            }
+        }
+        blasThreads = savedThreads
+        let grads = trainable.grads
+        for replica in replicas.prefix(w - 1) {
+            let g = replica.guided.predictor.trainable.grads
+            for j in grads.indices { grads[j] += g[j] }
+        }
+        return results.dropFirst().reduce(results[0], +)
     }
 
     /// The steps of `trajectory` whose σ_t reaches `minTrainedSigma` (all when none does,
@@ -104,21 +166,26 @@ public struct DDPOMetrics: Sendable, Equatable {
     public var gradNormMean: Double
     /// Optimizer steps taken.
     public var optimizerSteps: Int
+    /// Mean anchor loss over optimizer steps (nil without an anchor).
+    public var anchorLossMean: Double?
 
-    init(statistics: PPOStatistics, rewards: [Float], advantages: [Float], gradNormMean: Double, optimizerSteps: Int) {
+    init(statistics: PPOStatistics, rewards: [Float], advantages: [Float], gradNormMean: Double, optimizerSteps: Int,
+         anchorLossMean: Double?) {
         let n = Double(rewards.count)
         let mean = rewards.reduce(0.0) { $0 + Double($1) } / n
         let variance = rewards.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
         (self.statistics, rewardMean, rewardStd) = (statistics, mean, variance.squareRoot())
         advantageAbsMean = advantages.reduce(0.0) { $0 + Double(abs($1)) } / n
-        (self.gradNormMean, self.optimizerSteps) = (gradNormMean, optimizerSteps)
+        (self.gradNormMean, self.optimizerSteps, self.anchorLossMean) = (gradNormMean, optimizerSteps, anchorLossMean)
     }
 
     /// The metrics by name, for logs.
     public var dictionary: [String: Double] {
-        ["loss": statistics.loss, "approx_kl": statistics.approxKL, "clipfrac": statistics.clipFraction,
+        var numbers = ["loss": statistics.loss, "approx_kl": statistics.approxKL, "clipfrac": statistics.clipFraction,
          "ratio_mean": statistics.ratioMean, "reward_mean": rewardMean, "reward_std": rewardStd,
          "advantage_abs_mean": advantageAbsMean, "grad_norm": gradNormMean,
          "optimizer_steps": Double(optimizerSteps), "pairs": Double(statistics.entries)]
+        if let anchorLossMean { numbers["anchor_loss"] = anchorLossMean }
+        return numbers
     }
 }

@@ -44,10 +44,12 @@ public struct PPOObjective {
 
     /// The PPO loss over `pairs`, `advantages` given per trajectory. Adds d(mean loss over
     /// all pairs)/dθ into the predictor's trainable gradients (which the caller zeroes), so
-    /// the split into minibatches does not change the result. Returns the pooled diagnostics.
+    /// the split into minibatches does not change the result. `totalPairs` is the size of the
+    /// whole step when `pairs` is one worker's share of it (the mean is over the whole step).
+    /// Returns the pooled diagnostics.
     @discardableResult
     public func accumulateGradients(pairs: [StepRef], in trajectories: [DDPOTrajectory],
-                                    advantages: [Float]) -> PPOStatistics {
+                                    advantages: [Float], totalPairs: Int? = nil) -> PPOStatistics {
         precondition(advantages.count == trajectories.count,
                      "PPOObjective: \(advantages.count) advantages for \(trajectories.count) trajectories")
         var total = PPOStatistics()
@@ -58,7 +60,7 @@ public struct PPOObjective {
                                     advantages: chunk.map { advantages[$0.trajectory] }, clipRange: clipRange)
             total = total + terms.statistics
             // The chunk's gradient is of its own mean; rescale to the mean over all pairs.
-            let share = Float(chunk.count) / Float(pairs.count)
+            let share = Float(chunk.count) / Float(totalPairs ?? pairs.count)
             var dEps = Tensor(zeros: scored.eps.shape)  // dε: (M, C, H, W)
             let d = scored.eps.count / chunk.count
             for r in 0..<chunk.count {

@@ -1,4 +1,5 @@
 import Diffusion
+import GradCheckSupport
 import Models
 import Numerics
 import World
@@ -110,13 +111,12 @@ final class SamplerTests: XCTestCase {
             let lp = sampler.score(xt: xt, next: next, timestep: t, conditioning: c).logProb
             return zip(lp, upstream).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
-        store.zeroGrads()
-        sampler.backward(sampler.score(xt: xt, next: next, timestep: t, conditioning: c), upstream: upstream)
-        let worst = maxRelativeError(store, names: ["unet.conv_out.weight", "unet.conv_out.bias", "unet.up.res.conv2.weight",
-                                                    "unet.inner.cross.attn.v.weight", "unet.temb.time1.weight"],
-                                     step: 2e-3, objective: objective)
-        print("score gradient max relative error \(worst)")
-        XCTAssertLessThan(worst, 3e-2)
+        GradCheck.checkParameters("sampler score", store: store,
+                                  parameters: ["unet.conv_out.weight", "unet.conv_out.bias", "unet.up.res.conv2.weight",
+                                               "unet.inner.cross.attn.v.weight", "unet.temb.time1.weight"],
+                                  samples: 8, step: 2e-3, lossAndBackward: {
+            sampler.backward(sampler.score(xt: xt, next: next, timestep: t, conditioning: c), upstream: upstream)
+        }, loss: objective)
     }
 
     /// The guided batch's backward (dε_c = w·dε, dε_∅ = (1 − w)·dε) reaches every layer.
@@ -132,39 +132,15 @@ final class SamplerTests: XCTestCase {
                 let e = model.unet.guidedNoise(x, timestep: 640, conditioning: c, scale: w)
                 return zip(e.data, g.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
             }
-            store.zeroGrads()
-            _ = model.unet.guidedNoise(x, timestep: 640, conditioning: c, scale: w)
-            model.unet.guidedBackward(g, scale: w)
-            let worst = maxRelativeError(store, names: ["unet.conv_out.weight", "unet.up.cross.attn.v.weight",
-                                                        "unet.inner.self.attn.q.weight", "unet.temb.pooled.weight",
-                                                        "unet.conv_in.weight"], step: 5e-2, objective: objective)
-            print("guided backward w=\(w): max relative error \(worst)")
-            XCTAssertLessThan(worst, 2e-2, "w = \(w)")
+            GradCheck.checkParameters("guided backward w=\(w)", store: store,
+                                      parameters: ["unet.conv_out.weight", "unet.up.cross.attn.v.weight",
+                                                   "unet.inner.self.attn.q.weight", "unet.temb.pooled.weight",
+                                                   "unet.conv_in.weight"],
+                                      samples: 8, step: 5e-2, lossAndBackward: {
+                _ = model.unet.guidedNoise(x, timestep: 640, conditioning: c, scale: w)
+                model.unet.guidedBackward(g, scale: w)
+            }, loss: objective)
         }
-    }
-
-    /// Largest relative error of the stored gradients of the three largest entries of each named parameter
-    /// against five-point differences of `objective`, judged against 1e-2 of the entries' scale.
-    private func maxRelativeError(_ store: ParameterStore, names: [String], step h: Float,
-                                  objective: () -> Double) -> Double {
-        var worst = 0.0
-        for name in names {
-            let p = store.parameter(named: name)!
-            // The three largest entries: where the signal stands farthest above Float32 noise.
-            let picks = (0..<p.count).sorted { abs(store.grad(p)[$0]) > abs(store.grad(p)[$1]) }.prefix(3)
-            let analytic = picks.map { Double(store.grad(p)[$0]) }
-            let numeric = picks.map { i -> Double in
-                let v = store.value(p), saved = v[i]
-                defer { v[i] = saved }
-                func f(_ d: Float) -> Double { v[i] = saved + d; return objective() }
-                return (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / Double(12 * h)
-            }
-            let scale = zip(analytic, numeric).map { max(abs($0), abs($1)) }.max()!
-            for (a, n) in zip(analytic, numeric) {
-                worst = max(worst, abs(a - n) / max(abs(a), abs(n), 1e-2 * scale, 1e-9))
-            }
-        }
-        return worst
     }
 
     private func assertClose(_ a: Tensor, _ b: Tensor, _ what: String, tolerance: Float = 1e-4,

@@ -1,11 +1,12 @@
 import Diffusion
+import GradCheckSupport
 import Models
 import Numerics
 import XCTest
 
 final class UNetTests: XCTestCase {
-    /// Five-point differences of the Double-accumulated loss L = Σ ε̂·g against `backward`, for dL/dx
-    /// and every parameter tensor of the tiny denoiser (up to 12 entries each, spread evenly).
+    /// Finite differences of L = Σ ε̂·g against `backward`, for dL/dx and every parameter tensor
+    /// of the tiny denoiser (12 entries each: the largest and a random draw).
     /// The text context gets no gradient: the text encoder is frozen.
     func testGradientOfEveryParameter() {
         var rng = RandomGenerator(seed: 3)
@@ -19,42 +20,9 @@ final class UNetTests: XCTestCase {
         let context = Tensor(randomNormal: [b, 5, c.contextDim], rng: &rng)
         let mask = KeyPaddingMask(lengths: [5, 3], keys: 5)
         let pooled = Tensor(randomNormal: [b, c.pooledDim], rng: &rng)
-        let g = Tensor(randomNormal: [b, 12, 4, 4], rng: &rng)
-        func loss(_ input: Tensor) -> Double {
-            let y = unet.forward(input, timesteps: t, context: context, mask: mask, pooled: pooled)
-            return zip(y.data, g.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
-        }
-        unet.store.zeroGrads()
-        _ = unet.forward(x, timesteps: t, context: context, mask: mask, pooled: pooled)
-        let dx = unet.backward(g)
-        let grads = Array(unet.store.grads)
-        /// f'(0) ≈ (−f(2h) + 8f(h) − 8f(−h) + f(−2h)) / 12h: error O(h⁴) instead of O(h²).
-        func fivePoint(_ f: (Float) -> Double) -> Double {
-            let h: Float = 5e-2
-            return (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / Double(12 * h)
-        }
-        var worst = 0.0, worstWhere = ""
-        func compare(_ analytic: [Float], label: String, numeric: (Int) -> Double) {
-            let scale = analytic.map { Double(abs($0)) }.max() ?? 0
-            let picks = analytic.count <= 12 ? Array(analytic.indices) : (0..<12).map { $0 * analytic.count / 12 }
-            for i in picks {
-                let (a, n) = (Double(analytic[i]), numeric(i))
-                let err = abs(a - n) / max(abs(a), abs(n), 1e-2 * scale, 1e-6)
-                if err > worst { (worst, worstWhere) = (err, "\(label)[\(i)] analytic \(a) numeric \(n)") }
-            }
-        }
-        compare(dx.data, label: "x") { i in
-            fivePoint { d in var xd = x; xd.data[i] += d; return loss(xd) }
-        }
-        for p in unet.store.parameters {
-            compare(Array(grads[p.offset..<(p.offset + p.count)]), label: p.name) { i in
-                let v = unet.store.value(p), saved = v[i]
-                defer { v[i] = saved }
-                return fivePoint { d in v[i] = saved + d; return loss(x) }
-            }
-        }
-        print("UNet gradcheck over \(unet.store.parameters.count) parameter tensors: max relative error \(String(format: "%.2e", worst))")
-        XCTAssertLessThan(worst, 2e-2, "worst at \(worstWhere)")
+        GradCheck.check("UNet (x and every parameter)", store: unet.store, input: x, samples: 12, step: 5e-2,
+                        forward: { unet.forward($0, timesteps: t, context: context, mask: mask, pooled: pooled) },
+                        backward: { unet.backward($0) })
     }
 
     /// conv_out starts at zero: v̂ = 0, so ε̂ = √(1−ᾱ_t)·x_t (and x̂_0 = √ᾱ_t·x_t).

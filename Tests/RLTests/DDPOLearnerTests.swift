@@ -96,4 +96,26 @@ final class DDPOLearnerTests: XCTestCase {
         XCTAssertThrowsError(try learner.update(bad)) { XCTAssertTrue("\($0)".contains("expected (6, 32)")) }
         XCTAssertEqual(learner.tracker.history, [:], "rejected batches must not reach the tracker")
     }
+
+    /// Data-parallel steps (this thread and one replica, each a share of the pairs) give the
+    /// update of one thread, up to Float32 reduction order, with the same diagnostics.
+    func testReplicasGiveTheSameUpdateAsOneThread() throws {
+        let (single, singleNet, batch) = try setUp(config: smallConfig)
+        let (parallel, parallelNet, _) = try setUp(config: smallConfig)
+        let before = Array(singleNet.trainable.values)
+        var rng = RandomGenerator(seed: 99)  // replica weights differ: every step must overwrite them
+        let replica = TinyDenoiser(channels: 2, hidden: 6, textDim: TinyPrompts.dim, rank: 2, rng: &rng)
+        replica.base.values.update(fromContentsOf: parallelNet.base.values)
+        parallel.addReplicas([replica], nullConditioning: parallel.objective.guided.null)
+        let a = try single.update(batch), b = try parallel.update(batch)
+        XCTAssertEqual(a.statistics.entries, b.statistics.entries)
+        XCTAssertEqual(a.optimizerSteps, b.optimizerSteps)
+        XCTAssertEqual(a.statistics.loss, b.statistics.loss, accuracy: 1e-6 * max(1, abs(a.statistics.loss)))
+        let moved = zip(singleNet.trainable.values, before).map { abs($0 - $1) }.max()!
+        let apart = zip(singleNet.trainable.values, parallelNet.trainable.values).map { abs($0 - $1) }.max()!
+        print("replicas: max |θ(1 thread) − θ(2 threads)| \(apart), max |Δθ| of the update \(moved)")
+        XCTAssertGreaterThan(moved, 0)
+        XCTAssertLessThan(apart, 1e-4 * moved)
+        XCTAssertTrue(replica.trainable.grads.contains { $0 != 0 }, "the replica must have done a share of the work")
+    }
 }

@@ -105,7 +105,7 @@ final class PPOChainTests: XCTestCase {
         // The gradient is already accumulated (minibatch 3); re-accumulating it is what the
         // harness's `lossAndBackward` does.
         GradCheck.checkParameters("ppo chain (loss → log π → ε → guidance → LoRA)", store: store, samples: 10,
-                                  step: 1e-2, tolerance: 2e-2,
+                                  step: 1e-2,
                                   lossAndBackward: { _ = objective(3).accumulateGradients(pairs: pairs, in: trajectories,
                                                                                           advantages: advantages) },
                                   loss: loss)

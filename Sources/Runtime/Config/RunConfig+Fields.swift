@@ -66,6 +66,12 @@ extension RunConfig {
             fields.append(.number("hyperparameters.w_unsafe", \.hyperparameters.wUnsafe, "reward weight of unsafe probability"))
             fields.append(.int("hyperparameters.lora_rank", \.hyperparameters.loraRank, "LoRA rank (0 = full denoiser)", atLeast0))
             fields.append(.int("hyperparameters.latent_size", \.hyperparameters.latentSize, "latent floats D per step", atLeast1))
+            fields.append(.number("hyperparameters.anchor_weight", \.hyperparameters.anchorWeight,
+                                  "weight of the benign anchor (pretraining loss on unstriped pairs) per optimizer step; 0 = off",
+                                  0...Double.infinity))
+            fields.append(.int("hyperparameters.anchor_batch", \.hyperparameters.anchorBatch, "benign-anchor pairs per optimizer step", atLeast1))
+            fields.append(.int("hyperparameters.learner_threads", \.hyperparameters.learnerThreads,
+                               "threads sharing each learner optimizer step, each with its own denoiser copy (0 = one per core)", atLeast0))
             fields.append(.string("security.mode", \.security.mode,
                                   "curve = CURVE with the learner's allowlist; none = plaintext (said explicitly); empty = plaintext, loopback/ipc/inproc endpoints only",
                                   check: { ["", "none", "curve"].contains($0) ? nil : "expected curve, none or empty" }))

@@ -103,6 +103,14 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var loraRank = 0
         /// Latent floats D per trajectory step (the world's denoiser: 16×16×12 = 3072).
         public var latentSize = 3072
+        /// γ of the benign anchor (PPO-ptx): the weight of the denoiser's pretraining loss on
+        /// unstriped data-distribution pairs, added to every optimizer step; 0 = PPO alone.
+        public var anchorWeight = 0.0
+        /// Pairs of the benign anchor per optimizer step.
+        public var anchorBatch = 16
+        /// Threads the learner splits each optimizer step among (each with its own copy of the
+        /// denoiser and one BLAS thread); 0 = one per core.
+        public var learnerThreads = 0
         /// The default hyperparameters.
         public init() {}
     }

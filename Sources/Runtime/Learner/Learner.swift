@@ -173,9 +173,15 @@ public final class Learner {
             let now = ContinuousClock.now
             for item in ready {
                 switch item.index {
+                // Batches arrive here: an update finished or ready to start is handled after
+                // each one, not once per drained round (a round of large batches takes tens of
+                // milliseconds, and updates waiting on it starved ingest: see `drain`).
                 case 0: drain(control) {
-                    if self.admitted($0, on: .control, now: now) { self.handleControl($0, now: now) }
-                } rejected: { self.rejectedControl($0, now: now) }
+                    guard self.admitted($0, on: .control, now: .now) else { return }
+                    self.handleControl($0, now: .now)
+                    self.handleUpdateResults(now: .now)
+                    self.startUpdateIfReady(now: .now)
+                } rejected: { self.rejectedControl($0, now: .now) }
                 case 1: drain(frontend) {
                     if self.admitted($0, on: .rewardFrontend, now: now) { self.broker.frontend($0, now: now) }
                 } rejected: {
@@ -205,10 +211,13 @@ public final class Learner {
         }
     }
 
-    /// Reads up to a fair share of waiting messages from `socket`.
+    /// Reads a fair share of waiting messages from `socket`: at most 256, and for at most
+    /// 5 ms, so that 4 MB trajectory batches cannot hold up the reward sockets.
     private func drain(_ socket: EnvelopeSocket, _ handle: (EnvelopeSocket.Incoming) -> Void,
                        rejected: (EnvelopeSocket.Rejection) -> Void) {
+        let deadline = ContinuousClock.now + .milliseconds(5)
         for _ in 0..<256 {
+            guard ContinuousClock.now < deadline else { return }
             do {
                 guard let incoming = try socket.receive() else { return }
                 handle(incoming)

@@ -7,7 +7,8 @@ import Numerics
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the project's hot paths.",
-        subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchAbuse.self, BenchDenoiser.self, BenchSampler.self]
+        subcommands: [BenchNumerics.self, BenchWire.self, BenchTransport.self, BenchAbuse.self, BenchDenoiser.self, BenchSampler.self,
+                      BenchLearnerUpdate.self]
     )
 }
 
@@ -34,6 +35,7 @@ struct BenchNumerics: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         if let threads { blasThreads = threads }
         print("OpenBLAS threads: \(blasThreads); best of \(iterations) runs each")
         let peak = [512, 1024].map { sgemmBenchmark(size: $0, iterations: iterations) }
@@ -82,6 +84,7 @@ struct BenchWire: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         printTable(wireBenchmark(trajectories: trajectories, steps: steps, latentSize: latentSize,
                                  iterations: iterations), reference: nil)
     }
@@ -139,6 +142,7 @@ struct BenchTransport: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         let modes = security == "both" ? [false, true] : [security == "curve"]
         var best: [BenchmarkFigure?] = modes.map { _ in nil }
         for _ in 0..<rounds {

@@ -37,6 +37,7 @@ struct BenchDenoiser: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         if let threads { blasThreads = threads }
         var config = UNet.Config()
         (config.channels, config.innerChannels) = (channels, innerChannels)

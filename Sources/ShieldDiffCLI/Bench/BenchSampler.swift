@@ -33,6 +33,7 @@ struct BenchSampler: ParsableCommand {
     }
 
     func run() throws {
+        printKernelHeader()
         let model: DiffusionModel
         if let shipped = try? DiffusionModel.load() {
             model = shipped

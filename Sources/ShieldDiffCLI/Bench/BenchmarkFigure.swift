@@ -1,4 +1,5 @@
 import Foundation
+import Numerics
 
 /// One measured figure: what ran, its rate in `unit`, and the best wall-clock time of one
 /// iteration.
@@ -26,4 +27,9 @@ func bestTime(iterations: Int, _ body: () -> Void) -> Double {
         best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
     return best
+}
+
+/// The first line of every benchmark: the OpenBLAS kernel its figures were measured on.
+func printKernelHeader() {
+    print("kernel: " + BLASKernel.description)
 }

@@ -29,6 +29,7 @@ struct ActorCommand: ParsableCommand {
         let config = try options.resolve()
         StopSignal.install()
         let index = actorIndex!
+        process.announceKernel(defaultName: "actor-\(index)")
         let models = makeModels(config: config)
         let actor = try Actor(config: config, instanceID: process.instance ?? "actor-\(index)", index: index,
                               sampler: try models.sampler(), scorer: config.rewardWorkers == 0 ? try models.scorer() : nil,

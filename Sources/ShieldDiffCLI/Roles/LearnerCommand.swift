@@ -17,6 +17,7 @@ struct LearnerCommand: ParsableCommand {
     func validate() throws { try options.check() }
 
     func run() throws {
+        process.announceKernel(defaultName: "learner")
         let config = try options.resolve()
         StopSignal.install()
         ReloadSignal.install()

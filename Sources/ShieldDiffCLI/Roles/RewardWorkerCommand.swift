@@ -14,6 +14,7 @@ struct RewardWorkerCommand: ParsableCommand {
     func validate() throws { try options.check() }
 
     func run() throws {
+        process.announceKernel(defaultName: "reward-0")
         let config = try options.resolve()
         StopSignal.install()
         let worker = try RewardWorker(config: config, instanceID: process.instance ?? "reward-0",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Numerics
 import Runtime
 
 /// The configuration options every role shares: a YAML file, named overrides for the most
@@ -50,6 +51,11 @@ struct ProcessOptions: ParsableArguments {
     var instance: String?
 
     @Option(help: .hidden) var parentPID: Int32?
+
+    /// The role's first log line: the OpenBLAS kernel it runs (BLASKernel).
+    func announceKernel(defaultName: String) {
+        RuntimeLog(name: instance ?? defaultName).info(BLASKernel.description)
+    }
 }
 
 /// The discussion text of the role commands: every config key with its meaning and default.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Numerics
 import Runtime
 
 /// `shielddiff train`: the supervisor of a whole run on this machine.
@@ -18,6 +19,7 @@ struct TrainCommand: ParsableCommand {
     func validate() throws { try options.check() }
 
     func run() throws {
+        RuntimeLog(name: "supervisor").info(BLASKernel.description + "; the children inherit it")
         var config = try options.resolve()
         StopSignal.install()
         try FileManager.default.createDirectory(atPath: config.runDir, withIntermediateDirectories: true)
