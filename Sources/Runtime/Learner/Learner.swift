@@ -199,7 +199,8 @@ public final class Learner {
                 // each one, not once per drained round (a round of large batches takes tens of
                 // milliseconds, and updates waiting on it starved ingest: see `drain`).
                 case 0: drain(control) {
-                    if self.admitted($0, on: .control, now: .now) { self.handleControl($0, now: .now) }
+                    guard self.admitted($0, on: .control, now: .now) else { return }
+                    self.handleControl($0, now: .now)
                     self.handleUpdateResults(now: .now)
                     self.startUpdateIfReady(now: .now)
                 } rejected: { self.rejectedControl($0, now: .now) }

@@ -190,7 +190,11 @@ public final class Supervisor {
             while let incoming = try? control.receive() {
                 lastHeard = .now
                 switch incoming.envelope.payload {
-                case .welcome: welcomed = true
+                case .welcome:
+                    welcomed = true
+                    // A TERMINATE sent on a connection the learner had already replaced was
+                    // answered NOT_WELCOMED and lost: say it again on the new one.
+                    if shutdownDeadline != nil { send(.terminate(Terminate(reason: "signal")), now: .now) }
                 case let .stats(stats): lastStats = stats
                 case .terminateAck: log.info("the learner acknowledged TERMINATE")
                 case .error(let report) where report.code == .notWelcomed: connectControl(now: .now)
