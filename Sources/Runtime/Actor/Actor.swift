@@ -420,7 +420,7 @@ public final class Actor {
             let version = batch.trajectories.map(\.policyVersion).max() ?? 0
             let oldest = batch.trajectories.map(\.policyVersion).min() ?? 0
             if batch.epoch != epoch {
-                guard let session = sessions[batch.epoch], version <= .max else {
+                guard let session = sessions[batch.epoch], version <= session.ceiling else {
                     counters.batchesDiscarded += 1
                     mailbox.freeSlot()
                     continue
