@@ -16,7 +16,11 @@ port="${CHAOS_PORT:-5650}"
 
 scripts/setup.sh
 swift build -c release --product shielddiff
-bin="$(swift build -c release --show-bin-path)/shielddiff"
+# The binary is copied, so a rebuild during the run cannot change what restarted children run.
+frozen="$(mktemp -d)"
+trap 'rm -rf "$frozen"' EXIT
+cp -r "$(swift build -c release --show-bin-path)"/{shielddiff,ShieldDiff_Models.resources} "$frozen"/
+bin="$frozen/shielddiff"
 run="runs/chaos-$(date +%Y%m%d-%H%M%S)"
 
 status=0

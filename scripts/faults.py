@@ -254,7 +254,10 @@ def chaos(binary, run_dir, interval, train_args):
     print(f"- restarts by the supervisor: {restarts}")
     print(f"- actor / reward worker back (kill → welcomed by the learner again): {percentile_line(rejoin)}")
     print(f"- learner back (kill → serving again): {percentile_line(learner_back)}")
-    print(f"- learner start → its first update: {percentile_line(learner_first)}")
+    first_life = next((float(m.group(1)) for _, who, msg in run.lines if who == "learner"
+                       for m in [re.search(r"first update of this life ([0-9.]+) s", msg)] if m), None)
+    print(f"- learner start → its first update: first life {first_life if first_life is not None else '-'} s; "
+          f"after a kill {percentile_line(learner_first)}")
     print(f"- updates lost to learner restarts: {sum(lost)} ({lost}); updates made in all: {len(versions)}, final version {versions[-1] if versions else '-'}")
     print(f"- checkpoint writes: {percentile_line(writes)}")
     print(f"- trajectories dropped by the learner: " + (", ".join(f"{k[:-6]}: {v}" for k, v in sorted(sums.items())) or "none")

@@ -15,7 +15,11 @@ port="${SOAK_PORT:-5660}"
 
 scripts/setup.sh
 swift build -c release --product shielddiff
-bin="$(swift build -c release --show-bin-path)/shielddiff"
+# The binary is copied, so a rebuild during the run cannot change what restarted children run.
+frozen="$(mktemp -d)"
+trap 'rm -rf "$frozen"' EXIT
+cp -r "$(swift build -c release --show-bin-path)"/{shielddiff,ShieldDiff_Models.resources} "$frozen"/
+bin="$frozen/shielddiff"
 run="runs/soak-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run"
 cat > "$run/soak.yaml" <<YAML
@@ -39,4 +43,4 @@ hyperparameters:
   steps: 4
   latent_size: 64
 YAML
-exec python3 scripts/faults.py soak "$bin" "$run" "$minutes" --config "$run/soak.yaml" "$@"
+python3 scripts/faults.py soak "$bin" "$run" "$minutes" --config "$run/soak.yaml" "$@"

@@ -81,7 +81,11 @@ public final class RewardBroker {
     private var queue: [UInt64] = []
     private var byActorRequest: [ActorRequest: UInt64] = [:]
     private var workers: [[UInt8]: Worker] = [:]
-    private var nextTicket: UInt64 = 0
+    /// Ticket ids start at a random point: a worker that scored a ticket of the previous
+    /// learner's broker and reconnected transparently may still deliver its result here, and
+    /// results are accepted from any sender (a worker forgotten while hung can still answer);
+    /// with ids counted from 0 in every life that result would be taken for another request.
+    private var nextTicket = UInt64.random(in: 0 ..< (1 << 62))
     private var errorLimiter = ErrorRateLimiter()
     private var terminating = false
 
