@@ -66,7 +66,12 @@ final class CrashConsistencyTests: XCTestCase {
                 XCTAssertTrue(run.log("learner").contains(expected), "trial \(trial): expected \(expected)\n\(run.log("learner"))")
             }
             // Kill at a random moment of a write in progress (its temporary file exists).
-            run.waitUntil("trial \(trial): a checkpoint write begins") { !Self.contents(folder).temporaries.isEmpty }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while Self.contents(folder).temporaries.isEmpty && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.005) }
+            guard !Self.contents(folder).temporaries.isEmpty else {
+                XCTFail("trial \(trial): no checkpoint write began within 20 s (no temporary file)\n\(run.log("learner"))")
+                return
+            }
             Thread.sleep(forTimeInterval: Double.random(in: 0...0.12, using: &rng))
             kill(learner.processIdentifier, SIGKILL)
             learner.waitUntilExit()

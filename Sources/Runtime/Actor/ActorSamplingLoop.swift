@@ -17,6 +17,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
     private let log: RuntimeLog
     private let wake: @Sendable () -> Void
     private var rng: RandomGenerator
+    private var streamChosen = false
     private var nextRequestID: UInt64 = 0
     private var loggedEpoch = 0
     private let finished = DispatchSemaphore(value: 0)
@@ -31,8 +32,11 @@ final class ActorSamplingLoop: @unchecked Sendable {
         self.wake = wake
         prompts = config.prompts
         batchSize = config.trajectoriesPerBatch
-        // The per-actor stream: the same actor slot draws the same prompts and noises in every
-        // life, and different slots never share a stream.
+        // The per-actor stream: different slots never share one, and a slot starting at version
+        // 1 (an undisturbed run) always draws the same prompts and noises. A life that starts
+        // later (a restarted actor) switches to the stream of its first version (`sampleBatch`):
+        // replaying the first batches of the slot's stream in every life made the training data
+        // of a run with frequent restarts a few prompts over and over.
         rng = RandomGenerator(seed: config.seed).split(0xAC70_0000 + UInt64(index))
     }
 
@@ -77,6 +81,10 @@ final class ActorSamplingLoop: @unchecked Sendable {
     }
 
     private func sampleBatch(version: UInt64, epoch: Int) {
+        if !streamChosen {
+            streamChosen = true
+            if version > 1 { rng = rng.split(version) }
+        }
         let chosen = (0..<batchSize).map { _ in prompts[Int(rng.next() % UInt64(prompts.count))] }
         let texts = chosen.map(\.text), safe = chosen.map(\.safeSide.text)
         let seeds = chosen.map { _ in rng.next() }
