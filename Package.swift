@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
     targets: [
         // C libraries: one thin target each.
@@ -57,7 +58,7 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: ["ZMQ", "Wire", "Numerics", "World", "Checkpoint", "TensorBoard",
-                           .product(name: "Yams", package: "Yams")]
+                           .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
         ),
         // The runtime's model-facing roles on the world's models: LoRA policy, content-safe
         // reward, DDPO learner, and loading a fine-tuned checkpoint.
@@ -83,7 +84,8 @@ let package = Package(
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint", "World"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint", "World",
+                                                    .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "CShieldProto"]),
         .testTarget(name: "FineTuningTests",
                     dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World"]),

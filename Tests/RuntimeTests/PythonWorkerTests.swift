@@ -195,6 +195,54 @@ final class PythonWorkerTests: XCTestCase {
         XCTAssertEqual(run.waitForExit(run.processes["worker"]!), 0, run.log("worker"))
     }
 
+    /// A request that breaks §11 gets ERROR(MALFORMED) naming the field; a scorer that fails
+    /// gets the request ERROR(INTERNAL) in reply to its sequence (the broker then retries it).
+    func testPythonWorkerAnswersBadRequestsAndFailedScoringWithErrors() throws {
+        run = try RunHarness("pyerrors")
+        let failing = run.directory.appendingPathComponent("failing_worker.py")
+        try """
+            from shielddiff_worker import main
+            def score(images, prompts):
+                raise RuntimeError("detector crashed")
+            main(score)
+            """.write(to: failing, atomically: true, encoding: .utf8)
+        // Bytes no Swift peer would send: 5 values for 2 images (built with the Python bindings).
+        let hex = try Python.run("""
+            import shielddiff_pb2 as pb
+            request = pb.RewardRequest(request_id=7, images=pb.Tensor(shape=[2, 3, 32, 32], data=[0.5] * 5), prompts=["a", "b"])
+            print(pb.Envelope(protocol_version=1, sender="test", sequence=9, reward_request=request).SerializeToString().hex())
+            """).trimmingCharacters(in: .whitespacesAndNewlines)
+        let bad = stride(from: 0, to: hex.count, by: 2).map { i -> UInt8 in
+            let start = hex.index(hex.startIndex, offsetBy: i)
+            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)!
+        }
+
+        let context = try ZMQContext()
+        defer { try? context.close() }
+        let broker = try RawPeer(context, .router, bind: "tcp://127.0.0.1:*")
+        defer { try? broker.socket.close() }
+        try run.startPython("worker", failing.path, workerArguments(try broker.socket.lastEndpoint))
+        let hello = try broker.receive { if case .hello = $0 { return true } else { return false } }
+        try broker.send(.welcome(Welcome(runID: "run-py", policyVersion: 1, heartbeatIntervalMilliseconds: 1000, liveness: 3,
+                                         configDigest: "", maxInFlightBatches: 0)), to: hello.identity)  // sequence 1
+        _ = try broker.receive { if case .ready = $0 { return true } else { return false } }
+
+        try broker.sendFrames([bad], to: hello.identity)
+        let malformed = try broker.receive { if case .error = $0 { return true } else { return false } }
+        XCTAssertEqual(malformed.envelope.payload, .error(ErrorReport(code: .malformed, detail: "images: 5 values for shape [2, 3, 32, 32]",
+                                                                      inReplyTo: 9)))
+
+        let (images, prompts) = sampleImages(2, seed: 1)
+        try broker.send(.rewardRequest(RewardRequest(requestID: 8, images: images, prompts: prompts)), to: hello.identity)  // sequence 2
+        let failed = try broker.receive { if case .error = $0 { return true } else { return false } }
+        XCTAssertEqual(failed.envelope.payload, .error(ErrorReport(code: .internal, detail: "scoring failed: detector crashed",
+                                                                   inReplyTo: 2)))
+        let beat = try broker.receive { if case .heartbeat = $0 { return true } else { return false } }
+        guard case let .heartbeat(heartbeat) = beat.envelope.payload else { return XCTFail() }
+        XCTAssertTrue(heartbeat.counters.contains(Metric(name: "requests_failed", value: 1)), "\(heartbeat.counters)")
+        XCTAssertTrue(run.log("worker").contains("request 8 failed: detector crashed"), run.log("worker"))
+    }
+
     /// CONFIG_MISMATCH ends the worker with an error status naming the reason.
     func testPythonWorkerExitsOnConfigMismatch() throws {
         run = try RunHarness("pymismatch")

@@ -1,25 +1,28 @@
 import Foundation
+import Logging
 
 /// Human-readable lines on stderr, each prefixed with the wall-clock time (so lines of several
-/// processes interleave meaningfully) and the process's instance id;
+/// processes interleave meaningfully) and the process's instance id, written through
+/// swift-log (`logger`, by default with a `RuntimeLineHandler`);
 /// `limited` lines are rate-limited per key (at most one per second, with a count of the
 /// suppressed ones), so a flood of bad messages cannot flood the log.
 public final class RuntimeLog: @unchecked Sendable {
-    private let name: String
+    /// The swift-log logger every line goes through.
+    public let logger: Logger
     private let lock = NSLock()
     private var lastByKey: [String: (time: ContinuousClock.Instant, suppressed: Int)] = [:]
 
-    /// A log whose lines start with `name` (e.g. "learner", "actor-2").
-    public init(name: String) { self.name = name }
+    /// A log whose lines start with `name` (e.g. "learner", "actor-2"), on stderr.
+    public convenience init(name: String) {
+        self.init(logger: Logger(label: name) { RuntimeLineHandler(label: $0) })
+    }
+
+    /// A log through `logger`, with any handler (e.g. a service's own logging backend).
+    public init(logger: Logger) { self.logger = logger }
 
     /// Writes one line.
     public func info(_ message: @autoclosure () -> String) {
-        let now = Date().timeIntervalSince1970
-        let secondsOfDay = now.truncatingRemainder(dividingBy: 86400)
-        let stamp = String(format: "%02d:%02d:%06.3f", Int(secondsOfDay / 3600), Int(secondsOfDay / 60) % 60,
-                           secondsOfDay.truncatingRemainder(dividingBy: 60))
-        let line = "[\(stamp) \(name)] " + message() + "\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        logger.info("\(message())")
     }
 
     /// Writes one line unless a line with the same `key` was written less than a second ago.
@@ -36,6 +39,47 @@ public final class RuntimeLog: @unchecked Sendable {
         lock.unlock()
         let suppressed = previous?.suppressed ?? 0
         info(message() + (suppressed > 0 ? " (\(suppressed) similar suppressed)" : ""))
+    }
+}
+
+/// The swift-log handler of the roles' readable lines: `[HH:MM:SS.mmm label] message`, UTC
+/// time of day, then ` key=value` for any metadata (sorted by key); the level is not shown
+/// (the roles log at `info`). A value type, as swift-log requires: copies keep their own
+/// level and metadata.
+public struct RuntimeLineHandler: LogHandler {
+    public var logLevel: Logger.Level = .info
+    public var metadata: Logger.Metadata = [:]
+    public var metadataProvider: Logger.MetadataProvider?
+    private let label: String
+    private let write: @Sendable (String) -> Void
+
+    /// A handler for lines labelled `label`, each passed to `write` (default: stderr).
+    public init(label: String, write: @escaping @Sendable (String) -> Void = RuntimeLineHandler.standardError) {
+        (self.label, self.write) = (label, write)
+    }
+
+    /// Writes `line` to stderr at once.
+    public static let standardError: @Sendable (String) -> Void = { FileHandle.standardError.write(Data($0.utf8)) }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var all = metadata
+        if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
+        if let own = event.metadata { all.merge(own) { _, new in new } }
+        write(Self.line(label: label, message: event.message.description, metadata: all, at: Date()))
+    }
+
+    /// The line for `message` at `date`, newline included.
+    public static func line(label: String, message: String, metadata: Logger.Metadata = [:], at date: Date) -> String {
+        let secondsOfDay = date.timeIntervalSince1970.truncatingRemainder(dividingBy: 86400)
+        let stamp = String(format: "%02d:%02d:%06.3f", Int(secondsOfDay / 3600), Int(secondsOfDay / 60) % 60,
+                           secondsOfDay.truncatingRemainder(dividingBy: 60))
+        let fields = metadata.keys.sorted().map { " \($0)=\(metadata[$0]!)" }.joined()
+        return "[\(stamp) \(label)] " + message + fields + "\n"
     }
 }
 

@@ -147,8 +147,8 @@ final class RunHarness {
         try start(name, [role, "--config", config, "--parent-pid", String(getpid())] + extra)
     }
 
-    /// Starts `python3 script arguments…` (a path under the repository's proto/python, with
-    /// that folder on PYTHONPATH) as `name`, logged like the others.
+    /// Starts `python3 script arguments…` (an absolute path, or one under the repository's
+    /// proto/python; that folder is on PYTHONPATH) as `name`, logged like the others.
     @discardableResult
     func startPython(_ name: String, _ script: String, _ arguments: [String]) throws -> Process {
         let life = restarts[name, default: 0]
@@ -158,7 +158,8 @@ final class RunHarness {
         let handle = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Python.root.appendingPathComponent("proto/python/\(script)").path] + arguments
+        let path = script.hasPrefix("/") ? script : Python.root.appendingPathComponent("proto/python/\(script)").path
+        process.arguments = ["python3", path] + arguments
         process.environment = Python.environment
         process.standardOutput = handle
         process.standardError = handle
