@@ -105,7 +105,7 @@ public final class DDPOLearner {
         let shares = (0..<w).map { i in Array(pairs[(i * pairs.count / w)..<((i + 1) * pairs.count / w)]) }
         for replica in replicas.prefix(w - 1) {
             let store = replica.guided.predictor.trainable
-            store.values.update(fromContentsOf: trainable.values)
+            _ = store.values.update(fromContentsOf: trainable.values)
             store.zeroGrads()
         }
         var results = [PPOStatistics](repeating: PPOStatistics(), count: w)
@@ -114,7 +114,7 @@ public final class DDPOLearner {
         // Each share touches only its own objective's denoiser and its own result slot; the
         // trajectories and advantages are only read.
         results.withUnsafeMutableBufferPointer { slots in
-            nonisolated(unsafe) let (slots, objectives, trajectories) = (slots, objectives, trajectories)
+            nonisolated(unsafe) let (slots, objectives) = (slots, objectives)
             let total = pairs.count
             DispatchQueue.concurrentPerform(iterations: w) { i in
                 slots[i] = objectives[i].accumulateGradients(pairs: shares[i], in: trajectories, advantages: advantages,

@@ -105,7 +105,7 @@ final class DDPOLearnerTests: XCTestCase {
         let before = Array(singleNet.trainable.values)
         var rng = RandomGenerator(seed: 99)  // replica weights differ: every step must overwrite them
         let replica = TinyDenoiser(channels: 2, hidden: 6, textDim: TinyPrompts.dim, rank: 2, rng: &rng)
-        replica.base.values.update(fromContentsOf: parallelNet.base.values)
+        _ = replica.base.values.update(fromContentsOf: parallelNet.base.values)
         parallel.addReplicas([replica], nullConditioning: parallel.objective.guided.null)
         let a = try single.update(batch), b = try parallel.update(batch)
         XCTAssertEqual(a.statistics.entries, b.statistics.entries)
