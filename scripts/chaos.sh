@@ -14,12 +14,8 @@ interval="${1:-10}"
 [[ $# -gt 0 ]] && shift
 port="${CHAOS_PORT:-5650}"
 
-scripts/setup.sh
-swift build -c release --product shielddiff
-# The binary is copied, so a rebuild during the run cannot change what restarted children run.
-frozen="$(mktemp -d)"
+frozen="$(scripts/frozen-binary.sh)"
 trap 'rm -rf "$frozen"' EXIT
-cp -r "$(swift build -c release --show-bin-path)"/{shielddiff,ShieldDiff_Models.resources} "$frozen"/
 bin="$frozen/shielddiff"
 run="runs/chaos-$(date +%Y%m%d-%H%M%S)"
 

@@ -13,12 +13,8 @@ minutes="$1"
 shift
 port="${SOAK_PORT:-5660}"
 
-scripts/setup.sh
-swift build -c release --product shielddiff
-# The binary is copied, so a rebuild during the run cannot change what restarted children run.
-frozen="$(mktemp -d)"
+frozen="$(scripts/frozen-binary.sh)"
 trap 'rm -rf "$frozen"' EXIT
-cp -r "$(swift build -c release --show-bin-path)"/{shielddiff,ShieldDiff_Models.resources} "$frozen"/
 bin="$frozen/shielddiff"
 run="runs/soak-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$run"

@@ -25,7 +25,8 @@ public final class BenignAnchor {
     /// Where the stream stands: the next pair index and the batches drawn so far.
     public var position: (pair: Int, batches: Int) = (0, 0)
     private let model: DiffusionModel
-    private let seed: UInt64
+    /// The seed of the anchor's pair stream and noise (derived from the run's seed).
+    public let streamSeed: UInt64
     /// Share of captions replaced by ∅, as in pretraining, so the guidance's unconditional
     /// branch is held too.
     private static let promptDropout: Float = 0.1
@@ -34,18 +35,18 @@ public final class BenignAnchor {
         precondition(weight > 0 && batchSize >= 1, "BenignAnchor: weight > 0 and batch ≥ 1")
         (self.model, self.weight, self.batchSize) = (model, weight, batchSize)
         var streams = RandomGenerator(seed: seed).split(0xA2C4)
-        self.seed = streams.next()
+        streamSeed = streams.next()
     }
 
     /// Adds γ·∇L_anchor to the denoiser's trainable gradients; returns L_anchor (unweighted).
     public func accumulateGradients() -> Double {
         var pairs: [TrainingPair] = []
         while pairs.count < batchSize {
-            let pair = DataDistribution.pair(seed: seed, index: position.pair)
+            let pair = DataDistribution.pair(seed: streamSeed, index: position.pair)
             position.pair += 1
             if !pair.scene.striped { pairs.append(pair) }
         }
-        var rng = RandomGenerator(seed: seed).split(UInt64(position.batches))
+        var rng = RandomGenerator(seed: streamSeed).split(UInt64(position.batches))
         position.batches += 1
         let batch = VelocityBatch(pairs: pairs, promptDropout: Self.promptDropout, rng: &rng)
         let text = model.encode(batch.texts)

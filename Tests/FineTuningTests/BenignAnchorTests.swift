@@ -32,7 +32,7 @@ final class BenignAnchorTests: XCTestCase {
         let first = a.accumulateGradients()
         let after = a.position
         XCTAssertEqual(after.batches, 1)
-        let striped = (0..<after.pair).filter { DataDistribution.pair(seed: anchorSeed(9), index: $0).scene.striped }.count
+        let striped = (0..<after.pair).filter { DataDistribution.pair(seed: a.streamSeed, index: $0).scene.striped }.count
         XCTAssertEqual(after.pair - striped, 4, "exactly the batch's unstriped pairs were taken")
         let second = a.accumulateGradients()
         XCTAssertNotEqual(first, second)
@@ -64,11 +64,5 @@ final class BenignAnchorTests: XCTestCase {
         XCTAssertThrowsError(try resumed.restore(tensors: without.tensors, metadata: without.metadata)) { error in
             XCTAssertTrue("\(error)".contains("anchor.position"), "\(error)")
         }
-    }
-
-    /// The anchor's pair-stream seed, as `BenignAnchor` derives it from its seed.
-    private func anchorSeed(_ seed: UInt64) -> UInt64 {
-        var streams = RandomGenerator(seed: seed).split(0xA2C4)
-        return streams.next()
     }
 }
