@@ -156,6 +156,39 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(run.metrics().count, 3, "\(run.metrics())")
     }
 
+    /// Another process holds the control port: `train` stops with a line naming the endpoint
+    /// instead of restarting the learner for ever while its actors join whatever holds the port
+    /// (seen when two runs on one machine used the default endpoints).
+    func testTrainStopsWhenTheLearnersEndpointIsInUse() throws {
+        run = try RunHarness("inuse")
+        let holder = try XCTUnwrap(Self.listeningLoopbackSocket())
+        defer { close(holder.fd) }
+        let endpoint = "tcp://127.0.0.1:\(holder.port)"
+        let config = try run.writeConfig("updates: 0\n")
+        let supervisor = try run.start("train", ["train", "--config", config, "--set", "endpoints.control=\(endpoint)"])
+        XCTAssertEqual(run.waitForExit(supervisor, timeout: .seconds(30)), 1, run.allLogs())
+        let log = run.log("train")
+        XCTAssertTrue(log.contains("zmq_bind(\"\(endpoint)\"): the endpoint is in use by another process"), log)
+        XCTAssertTrue(log.contains("stopping the run (the learner's endpoints are in use)"), log)
+        XCTAssertEqual(log.components(separatedBy: "started learner (pid").count - 1, 1, "the learner was restarted:\n\(log)")
+    }
+
+    /// A tcp socket listening on an ephemeral loopback port, as another program holding it.
+    static func listeningLoopbackSocket() -> (fd: Int32, port: UInt16)? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && listen(fd, 8) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard fd >= 0, bound else { close(fd); return nil }
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+
     func testTrainRestartsADeadChild() throws {
         run = try RunHarness("restart")
         let config = try run.writeConfig("updates: 0\n")

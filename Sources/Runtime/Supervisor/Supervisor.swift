@@ -64,6 +64,10 @@ public final class Supervisor {
         for i in 0..<config.rewardWorkers { children.append(Child(role: .rewardWorker, name: "reward-\(i)")) }
     }
 
+    /// The learner's exit status when an endpoint is held by another process (EX_CONFIG of
+    /// sysexits.h): not retried, since no restart can free it.
+    public static let endpointInUseStatus: Int32 = 78
+
     /// Runs the whole training run; returns the process exit status (0 after a clean end).
     public func run() throws -> Int32 {
         defer {
@@ -121,6 +125,11 @@ public final class Supervisor {
                 learnerFinishedCleanly = status.isClean
                 if shutdownDeadline == nil { beginShutdown(now: now, reason: "the learner ended the run") }
             }
+            return
+        }
+        if child.role == .learner && status == .exited(Self.endpointInUseStatus) {
+            log.info("the learner cannot bind its endpoints (another process holds one): stopping the run")
+            beginShutdown(now: now, reason: "the learner's endpoints are in use")
             return
         }
         if now - child.startedAt > .seconds(30) { child.failures = 0 }
