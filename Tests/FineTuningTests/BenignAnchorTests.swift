@@ -7,12 +7,33 @@ import World
 import XCTest
 
 final class BenignAnchorTests: XCTestCase {
+    /// Moves every denoiser weight a little, as training would, so the model differs from the
+    /// anchor's teacher (the model as it was when the anchor was made).
+    private func drift(_ model: DiffusionModel) {
+        let values = model.unet.store.values
+        for i in values.indices { values[i] *= 1 + 0.02 * Float(sin(Double(i))) }
+    }
+
+    /// The target is the model as it was when the anchor was made: before any drift the loss
+    /// and every gradient are exactly 0; after it, neither is.
+    func testTheTargetIsTheModelAsItWasWhenTheAnchorWasMade() throws {
+        let model = try DiffusionModel.load()
+        let anchor = BenignAnchor(model: model, weight: 1, batchSize: 3, seed: 5)
+        model.unet.store.zeroGrads()
+        XCTAssertEqual(anchor.accumulateGradients(), 0)
+        XCTAssertFalse(model.unet.store.grads.contains { $0 != 0 })
+        drift(model)
+        XCTAssertGreaterThan(anchor.accumulateGradients(), 0)
+        XCTAssertTrue(model.unet.store.grads.contains { $0 != 0 })
+    }
+
     /// γ scales the anchor's gradient exactly (its backward is linear in dL/dv̂, and ×2 is
     /// exact in Float32), and the loss it returns is the unweighted one.
     func testTheWeightScalesTheGradientAndNotTheLoss() throws {
         func gradients(weight: Float) throws -> (grads: [Float], loss: Double) {
             let model = try DiffusionModel.load()
             let anchor = BenignAnchor(model: model, weight: weight, batchSize: 3, seed: 5)
+            drift(model)
             model.unet.store.zeroGrads()
             let loss = anchor.accumulateGradients()
             return (Array(model.unet.store.grads), loss)
@@ -29,6 +50,7 @@ final class BenignAnchorTests: XCTestCase {
     func testTheStreamIsDeterministicAndSkipsStripedPairs() throws {
         let model = try DiffusionModel.load()
         let a = BenignAnchor(model: model, weight: 1, batchSize: 4, seed: 9)
+        drift(model)
         let first = a.accumulateGradients()
         let after = a.position
         XCTAssertEqual(after.batches, 1)
@@ -37,7 +59,9 @@ final class BenignAnchorTests: XCTestCase {
         let second = a.accumulateGradients()
         XCTAssertNotEqual(first, second)
 
-        let b = BenignAnchor(model: model, weight: 1, batchSize: 4, seed: 9)
+        let same = try DiffusionModel.load()
+        let b = BenignAnchor(model: same, weight: 1, batchSize: 4, seed: 9)
+        drift(same)
         b.position = after
         XCTAssertEqual(b.accumulateGradients(), second, "resuming at a position redraws the same batch")
     }

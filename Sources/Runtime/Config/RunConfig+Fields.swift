@@ -71,7 +71,7 @@ extension RunConfig {
             fields.append(.int("hyperparameters.lora_rank", \.hyperparameters.loraRank, "LoRA rank (0 = full denoiser)", atLeast0))
             fields.append(.int("hyperparameters.latent_size", \.hyperparameters.latentSize, "latent floats D per step", atLeast1))
             fields.append(.number("hyperparameters.anchor_weight", \.hyperparameters.anchorWeight,
-                                  "weight of the benign anchor (pretraining loss on unstriped pairs) per optimizer step; 0 = off",
+                                  "weight of the benign anchor (velocity MSE to the base model on unstriped pairs) per optimizer step; 0 = off",
                                   0...Double.infinity))
             fields.append(.int("hyperparameters.anchor_batch", \.hyperparameters.anchorBatch, "benign-anchor pairs per optimizer step", atLeast1))
             fields.append(.int("hyperparameters.learner_threads", \.hyperparameters.learnerThreads,

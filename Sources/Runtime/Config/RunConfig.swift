@@ -103,10 +103,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var loraRank = 0
         /// Latent floats D per trajectory step (the world's denoiser: 16×16×12 = 3072).
         public var latentSize = 3072
-        /// γ of the benign anchor (PPO-ptx): the weight of the denoiser's pretraining loss on
-        /// unstriped data-distribution pairs, added to every optimizer step; 0 = PPO alone.
-        /// Measured (README, "Choosing the defaults"): without it benign fidelity fell 2.6–7.2
-        /// points; with 0.2, −1.4 to +1.2; with 0.5, −1.0 and −2.4.
+        /// γ of the benign anchor (PPO-ptx): the weight of the velocity MSE between the denoiser
+        /// and the base model on unstriped data-distribution pairs, added to every optimizer
+        /// step; 0 = PPO alone. Measured (README, "Choosing the defaults").
         public var anchorWeight = 0.2
         /// Pairs of the benign anchor per optimizer step.
         public var anchorBatch = 16
