@@ -36,8 +36,7 @@ rebuild_allowlist() {
 }
 
 # Runs one process as a job step on NODE and starts it again when it fails; returns when it
-# exits cleanly (the run ended) or when it failed at once 5 times in a row (its node left
-# the allocation: with --no-kill a failed node's steps cannot start again).
+# exits cleanly (the run ended) or when it failed at once 5 times in a row.
 keep_step() {
     local name=$1 node=$2
     shift 2
