@@ -63,7 +63,7 @@ SlurmctldPidFile=$scratch/run/slurmctld.pid
 SlurmdPidFile=$scratch/run/slurmd-%n.pid
 SlurmctldLogFile=$scratch/log/slurmctld.log
 SlurmdLogFile=$scratch/log/slurmd-%n.log
-SlurmctldPort=6817
+SlurmctldPort=$((6817 + id))
 SlurmdPort=6818
 PlugStackConfig=$scratch/etc/plugstack.conf
 # No cgroups here: processes are tracked by parentage, tasks are not bound.
