@@ -214,28 +214,26 @@ def partition_phase(job, seconds=10):
     v_up = job.version()
     say(f"link of {node} up again at v{v_up}")
 
+    def installs():
+        return [(stamp(m), int(m.group(4))) for m in map(INSTALLED.match, job.log("actor-0").splitlines()) if m]
+
     def caught_up():
-        for m in map(INSTALLED.match, job.log("actor-0").splitlines()):
-            if m and stamp(m) >= t_down and int(m.group(4)) >= v_up:
-                return stamp(m)
-        return None
+        """When actor-0 first held weights at least as new as the learner's at link-up."""
+        held = [v for t, v in installs() if t <= t_up]
+        if held and held[-1] >= v_up:
+            return t_up   # it had them all along: no update finished while it was cut off
+        return next((t for t, v in installs() if t > t_up and v >= v_up), None)
     t_hold = None
     try:
         t_hold = wait_for("actor-0 to hold the learner's current weights", caught_up, 180)
     except TimeoutError:
         pass
-    if t_hold is None:
-        # It may have held them all along: no update finished during the partition.
-        last = [int(m.group(4)) for m in map(INSTALLED.match, job.log("actor-0").splitlines()) if m]
-        if last and last[-1] >= v_up:
-            t_hold = t_up
     wait_for("two updates after the partition", lambda: job.version() >= v_up + 2 or job.state() == "COMPLETED", 600)
     ups = job.updates()
     after = [t for t, _ in ups if t > (t_hold or t_up)][:3]
     before = 60 * (len(before_window) - 1) / (before_window[-1] - before_window[0]) if len(before_window) > 1 else float("nan")
     during = rate(ups, t_down, t_hold or t_up)
     after_rate = 60 * (len(after) - 1) / (after[-1] - after[0]) if len(after) > 1 else float("nan")
-    actor_log = job.log("actor-0")
     reconnected = sum(1 for line in job.log("actor-0").splitlines() if "reconnecting" in line
                       and STAMP.match(line) and stamp(STAMP.match(line)) >= t_down)
     learner_tail = [line for line in job.log().splitlines()
