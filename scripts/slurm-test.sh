@@ -5,6 +5,7 @@
 #                                   back to back; then a job that has reward workers added and
 #                                   removed, a 10 s partition and two node kills, and the
 #                                   ground-truth targets of its checkpoint (20–40 minutes here)
+#   scripts/slurm-test.sh --faults  only the disturbed job and its targets
 #   scripts/slurm-test.sh --smoke   the test policy on 3 nodes over CURVE, reward workers added
 #                                   and removed (about 30 s; scripts/test.sh runs it)
 # Output goes to runs/slurm-test-<time>/ (the smoke: a temporary folder, removed when it passes).
@@ -14,7 +15,8 @@ mode=full
 case "${1:-}" in
     "") ;;
     --smoke) mode=smoke ;;
-    *) echo "usage: scripts/slurm-test.sh [--smoke]" >&2; exit 2 ;;
+    --faults) mode=faults ;;
+    *) echo "usage: scripts/slurm-test.sh [--faults|--smoke]" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "slurm-test.sh: needs root (network namespaces, slurmd)" >&2; exit 1; }
 
@@ -23,7 +25,7 @@ frozen="$(scripts/frozen-binary.sh)"
 mkdir -p /tmp/slurm/ids
 for id in $(seq 0 249); do mkdir /tmp/slurm/ids/$id 2>/dev/null && break; done
 export SLURM_CLUSTER_ID=$id SLURM_SCRATCH=/tmp/slurm/cluster-$id SLURM_CONF=/tmp/slurm/cluster-$id/etc/slurm.conf
-if [ $mode = full ]; then out="$PWD/runs/slurm-test-$(date +%Y%m%d-%H%M%S)"; else out="$(mktemp -d /tmp/slurm/smoke.XXXXXX)"; fi
+if [ $mode != smoke ]; then out="$PWD/runs/slurm-test-$(date +%Y%m%d-%H%M%S)"; else out="$(mktemp -d /tmp/slurm/smoke.XXXXXX)"; fi
 cleanup() {
     scripts/slurm-cluster.sh down >/dev/null || echo "slurm-test.sh: cluster $id did not come down cleanly" >&2
     rm -rf "$frozen" "/tmp/slurm/ids/$id"

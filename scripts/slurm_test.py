@@ -5,6 +5,7 @@
                                        sbatch job (back to back), then a job that has reward workers
                                        added and removed, a 10 s partition, a worker node and the
                                        learner's node killed; ground-truth targets of its checkpoint
+    slurm_test.py faults BIN REPO OUT  only the disturbed job and its targets
     slurm_test.py smoke BIN REPO OUT   the test policy on 3 nodes over CURVE, with reward workers
                                        added and removed (part of scripts/test.sh)
 
@@ -182,8 +183,8 @@ def kill_phase(job, role, what):
         delay = f" (Slurm made it eligible only at {eligible}, 120 s after the requeue; started now by scontrol)"
         run("scontrol", "update", f"JobId={job.id}", "StartTime=now")
     job.restarts = job.field("Restarts")
-    restart_slurmd(node)
     wait_for("the learner to resume", lambda: job.log().count("resumed from") > resumes_before, 300)
+    restart_slurmd(node)   # only now: the requeued job runs on the other nodes, as it would with the node still dead
     resumed = re.findall(r"resumed from \S+: version (\d+), run (\S+)", job.log())[-1]
     wait_for("an update after the resume", lambda: job.version() > int(resumed[0]) or job.state() == "COMPLETED", 600)
     t_update = next((t for t, v in job.updates() if v > int(resumed[0]) and t > t0), None)
@@ -236,13 +237,16 @@ def partition_phase(job, seconds=10):
     after_rate = 60 * (len(after) - 1) / (after[-1] - after[0]) if len(after) > 1 else float("nan")
     reconnected = sum(1 for line in job.log("actor-0").splitlines() if "reconnecting" in line
                       and STAMP.match(line) and stamp(STAMP.match(line)) >= t_down)
+    welcomed = next((stamp(STAMP.match(line)) for line in job.log("actor-0").splitlines()
+                     if "welcomed by run" in line and STAMP.match(line) and stamp(STAMP.match(line)) >= t_up), None)
     learner_tail = [line for line in job.log().splitlines()
                     if STAMP.match(line) and stamp(STAMP.match(line)) >= t_down and ("gone" in line or "forgotten" in line or "re-queued" in line)]
     say("learner during/after the partition: " + (" | ".join(learner_tail[:6]) or "no peer declared dead"))
     check(t_hold is not None,
           f"{seconds} s partition of {node}: actor-0 held the current weights (≥ v{v_up}) "
           f"{(t_hold - t_up) if t_hold else float('nan'):.1f} s after the link came back "
-          f"({reconnected} reconnect(s) by actor-0); updates/min before {before:.2f}, during {during:.2f}, after {after_rate:.2f}")
+          f"({reconnected} reconnect(s) by actor-0, welcomed again "
+          f"{(welcomed - t_up) if welcomed else float('nan'):.1f} s after link-up); updates/min before {before:.2f}, during {during:.2f}, after {after_rate:.2f}")
 
 
 def single_machine(out):
@@ -286,7 +290,10 @@ def full():
     report.append(f"run time: single-machine train {single_s:.0f} s ({single_n} updates), undisturbed sbatch job "
                   f"{clean_s:.0f} s ({clean_n} updates), ratio {clean_s / single_s:.2f}, measured back to back")
     say(report[-1])
+    faults()
 
+
+def faults():
     job = Job(os.path.join(OUT, "slurm-faults"), [])
     wait_for("the first update", lambda: job.version() >= 2, 900)
     steps = [("reward workers", lambda: reward_workers_phase(job)),
@@ -332,7 +339,7 @@ def smoke():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    {"full": full, "smoke": smoke}[sys.argv[1]]()
+    {"full": full, "faults": faults, "smoke": smoke}[sys.argv[1]]()
     print("\n=== slurm-test report ===")
     print("\n".join(report))
     print(f"{len(failures)} check(s) failed" if failures else "all checks passed")
