@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts this node's share of a multi-node run and restarts any process that dies:
+# Starts this node's share of a multi-node run on machines without a cluster engine (with
+# Slurm use cluster/slurm/, with Kubernetes cluster/k8s/) and restarts any process that dies:
 #   cluster/launch-node.sh learner  CONFIG             (one node; resumes from its newest checkpoint)
 #   cluster/launch-node.sh workers  CONFIG ACTORS REWARD_WORKERS [FIRST_ACTOR_INDEX]
 # Instance ids (actor-N, reward-N) must be unique across nodes: give each node its own
@@ -7,8 +8,8 @@
 # unused unless security.mode is curve). Ctrl-C or SIGTERM stops the node's processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="$(swift build -c release --show-bin-path)/shielddiff"
-[ -x "$bin" ] || { echo "launch-node.sh: build first (swift build -c release)" >&2; exit 2; }
+bin="${SHIELDDIFF_BIN:-$(swift build -c release --show-bin-path)/shielddiff}"
+[ -x "$bin" ] || { echo "launch-node.sh: build first (swift build -c release) or set SHIELDDIFF_BIN" >&2; exit 2; }
 role="${1:?usage: launch-node.sh learner|workers CONFIG ...}"
 config="${2:?usage: launch-node.sh learner|workers CONFIG ...}"
 shift 2

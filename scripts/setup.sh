@@ -10,7 +10,8 @@ debian_packages=(libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compil
 command -v python3 >/dev/null || debian_packages+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || debian_packages+=(python3-pip)
 # grpcio-tools is pinned: its protoc's output is committed (proto/python, scripts/check-proto-python.sh).
-python_packages=(safetensors numpy tensorboard pyzmq grpcio-tools==1.85.1)
+# kubernetes-validate checks cluster/k8s against its bundled API schemas (offline).
+python_packages=(safetensors numpy tensorboard pyzmq grpcio-tools==1.85.1 kubernetes-validate)
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -24,7 +25,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import safetensors, numpy, tensorboard, zmq, grpc_tools' 2>/dev/null \
+if ! python3 -c 'import safetensors, numpy, tensorboard, zmq, grpc_tools, kubernetes_validate' 2>/dev/null \
         || [ "$(python3 -m pip show grpcio-tools 2>/dev/null | sed -n 's/^Version: //p')" != 1.85.1 ]; then
     echo "setup: installing Python packages: ${python_packages[*]}"
     python3 -m pip install -q --disable-pip-version-check "${python_packages[@]}" \

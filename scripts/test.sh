@@ -11,6 +11,9 @@ scripts/setup.sh
 scripts/check-proto.sh
 scripts/check-proto-python.sh
 swift build -c release --build-tests
+# cluster/k8s against the Kubernetes API schema; the test policy on a namespace Slurm cluster (root).
+scripts/check-k8s.sh .build/release/shielddiff
+scripts/slurm-test.sh --smoke
 
 kernel_suites='NumericsTests|ModelsTests|RLTests|DiffusionTests'
 for kernel in $(.build/release/shielddiff kernels --supported); do

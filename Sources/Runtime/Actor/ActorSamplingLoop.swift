@@ -20,6 +20,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
     private var streamChosen = false
     private var nextRequestID: UInt64 = 0
     private var loggedEpoch = 0
+    private var lastInstalled: (version: UInt64, at: ContinuousClock.Instant)?
     private let finished = DispatchSemaphore(value: 0)
 
     /// A loop for actor number `index`; `scorer` nil means the reward broker scores.
@@ -66,10 +67,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
                 do {
                     try sampler.load(trainable: trainable, version: weights.version)
                     mailbox.installed(version: weights.version, epoch: epoch)
-                    if epoch != loggedEpoch {
-                        loggedEpoch = epoch
-                        log.info("installed v\(weights.version), the first weights since WELCOME")
-                    }
+                    logInstall(version: weights.version, epoch: epoch)
                 } catch {
                     mailbox.installed(version: nil, epoch: epoch)
                     log.limited("weights-refused", "WEIGHTS v\(weights.version) refused: \(error)")
@@ -77,6 +75,20 @@ final class ActorSamplingLoop: @unchecked Sendable {
             case let .sample(version, epoch):
                 sampleBatch(version: version, epoch: epoch)
             }
+        }
+    }
+
+    /// Logs the first install after each WELCOME, and any that skipped versions or came a
+    /// second or more after the previous one (so a real run logs each; the cluster test times
+    /// the catch-up after a partition from them) — not the test policy's hundreds a second.
+    private func logInstall(version: UInt64, epoch: Int) {
+        let now = ContinuousClock.now
+        defer { lastInstalled = (version, now) }
+        if epoch != loggedEpoch {
+            loggedEpoch = epoch
+            log.info("installed v\(version), the first weights since WELCOME")
+        } else if let last = lastInstalled, version > last.version + 1 || now - last.at >= .seconds(1) {
+            log.info("installed v\(version)")
         }
     }
 
