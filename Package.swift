@@ -60,6 +60,8 @@ let package = Package(
             dependencies: ["ZMQ", "Wire", "Numerics", "World", "Checkpoint", "TensorBoard",
                            .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
         ),
+        // The attacks on a defended model (issue 13): black box, genetic, white box, injection.
+        .target(name: "Attacks", dependencies: ["Models", "World", "Numerics", "Diffusion"]),
         // The runtime's model-facing roles on the world's models: LoRA policy, content-safe
         // reward, DDPO learner, and loading a fine-tuned checkpoint.
         .target(
@@ -70,7 +72,7 @@ let package = Package(
             name: "ShieldDiffCLI",
             dependencies: [
                 "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models", "RL", "Runtime", "FineTuning",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Attacks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -86,6 +88,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint", "World",
                                                     .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Models", "World", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "CShieldProto"]),
         .testTarget(name: "FineTuningTests",
                     dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World"]),

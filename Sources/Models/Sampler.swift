@@ -125,7 +125,7 @@ public final class Sampler {
     }
 
     /// The whole N-step loop for one worker's images.
-    private func run(_ unet: UNet, conditioning c: GuidanceContext, noise rngs: inout [RandomGenerator]) -> Trajectory {
+    func run(_ unet: UNet, conditioning c: GuidanceContext, noise rngs: inout [RandomGenerator]) -> Trajectory {
         let b = c.batch, latent = [12, 16, 16]
         var x = Tensor.stackBatch((0..<b).map { Tensor(randomNormal: [1] + latent, rng: &rngs[$0]) })  // x: (B, 12, 16, 16)
         var trajectory = Trajectory(latents: [x], timesteps: schedule.samplingTimesteps(config.steps), logProbs: [])

@@ -10,6 +10,11 @@ public struct TextEncoding: Sendable {
     public var mask: KeyPaddingMask
     /// The embedding at each text's end token, which attends to the whole text: (B, D).
     public var pooled: Tensor
+
+    /// An encoding from its parts (any conditioning: the attacks build their own).
+    public init(tokens: Tensor, mask: KeyPaddingMask, pooled: Tensor) {
+        (self.tokens, self.mask, self.pooled) = (tokens, mask, pooled)
+    }
 }
 
 /// The mini-CLIP text tower: token + learned position embeddings, pre-LN transformer blocks
@@ -50,11 +55,13 @@ public final class TextEncoder {
     }
 
     public let config: Config
+    private let store: ParameterStore
     private let tokenEmbedding: Embedding     // (V, D)
     private let positionEmbedding: Embedding  // (T, D), looked up by position
     private let blocks: [TransformerBlock]
     private let finalNorm: LayerNorm
     private var endPositions: [Int]?          // (B): index of each text's end token
+    private var fromEmbeddings = false        // the last encode took token embeddings, not ids
 
     /// The shipped architecture, parameters registered in `store` under `name`.
     public convenience init(_ store: ParameterStore, name: String = "text", rng: inout RandomGenerator) {
@@ -64,6 +71,7 @@ public final class TextEncoder {
     /// Any architecture, parameters registered in `store` under `name`.
     public init(_ store: ParameterStore, name: String = "text", config: Config, rng: inout RandomGenerator) {
         self.config = config
+        self.store = store
         tokenEmbedding = Embedding(store, name: "\(name).token", vocabulary: config.vocabulary, dim: config.width, rng: &rng)
         positionEmbedding = Embedding(store, name: "\(name).position", vocabulary: config.tokens, dim: config.width, rng: &rng)
         blocks = (0..<config.layers).map { i in
@@ -85,11 +93,34 @@ public final class TextEncoder {
         let tokens = finalNorm.forward(x)                                                  // tokens: (B, T, D)
         let ends = texts.map { $0.length - 1 }
         endPositions = ends
+        fromEmbeddings = false
         return TextEncoding(tokens: tokens, mask: mask, pooled: gatherRows(tokens, at: ends))
     }
 
-    /// Adds every parameter's gradient from dL/dtokens (B, T, D) and/or dL/dpooled (B, D).
-    public func backward(tokens dTokens: Tensor? = nil, pooled dPooled: Tensor? = nil) {
+    /// The token table E: (V, D), row i the embedding of token id i.
+    public var tokenTable: Tensor { store.tensor(tokenEmbedding.table) }
+
+    /// Encodes token embeddings (B, T, D) directly — rows of `tokenTable` for real tokens, or any
+    /// vectors (continuous prompts of the white-box attacks) — with `lengths` real tokens each.
+    public func encode(embeddings: Tensor, lengths: [Int]) -> TextEncoding {
+        let (b, t, d) = (lengths.count, config.tokens, config.width)
+        precondition(embeddings.shape == [b, t, d] && lengths.allSatisfy { (1...t).contains($0) },
+                     "TextEncoder.encode(embeddings:): \(embeddings.shape) for \(b) texts of \(t) tokens")
+        let mask = KeyPaddingMask(lengths: lengths, keys: t)
+        var x = embeddings                                                                 // x: (B, T, D)
+        x.add(positionEmbedding.forward((0..<b).flatMap { _ in 0..<t }, shape: [b, t]))
+        for block in blocks { x = block.forward(x, mask: mask) }
+        let tokens = finalNorm.forward(x)                                                  // tokens: (B, T, D)
+        let ends = lengths.map { $0 - 1 }
+        endPositions = ends
+        fromEmbeddings = true
+        return TextEncoding(tokens: tokens, mask: mask, pooled: gatherRows(tokens, at: ends))
+    }
+
+    /// Adds every parameter's gradient from dL/dtokens (B, T, D) and/or dL/dpooled (B, D), and
+    /// returns dL/d(token embeddings) (B, T, D) — what the white-box attacks descend.
+    @discardableResult
+    public func backward(tokens dTokens: Tensor? = nil, pooled dPooled: Tensor? = nil) -> Tensor {
         guard let ends = endPositions else { preconditionFailure("TextEncoder.backward before encode") }
         endPositions = nil
         let (b, t, d) = (ends.count, config.tokens, config.width)
@@ -103,8 +134,9 @@ public final class TextEncoder {
         }
         var dx = finalNorm.backward(dy)                                                   // dx: (B, T, D)
         for block in blocks.reversed() { dx = block.backward(dx) }
-        tokenEmbedding.backward(dx)
+        if !fromEmbeddings { tokenEmbedding.backward(dx) }
         positionEmbedding.backward(dx)
+        return dx
     }
 }
 

@@ -222,6 +222,16 @@ public final class UNet {
         return convIn.backward(dh0)
     }
 
+    /// dL/dcontext (B, Tk, Dc) and dL/dpooled (B, Dp) of the last `backward`: the gradient
+    /// the white-box attacks push on into the text encoder.
+    public var conditioningGradient: (context: Tensor, pooled: Tensor) {
+        guard var dc = cross1.contextGradient, let d2 = cross2.contextGradient, let d3 = cross3.contextGradient,
+              let dp = time.pooledGradient else { preconditionFailure("UNet.conditioningGradient before backward") }
+        dc.add(d2)
+        dc.add(d3)
+        return (dc, dp)
+    }
+
     /// Overwrites every parameter with those of `other`, a denoiser of the same config.
     public func copyParameters(from other: UNet) {
         precondition(other.config == config, "UNet.copyParameters: configs differ")

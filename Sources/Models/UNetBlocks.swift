@@ -38,11 +38,14 @@ final class TimeEmbedding {
         return act2.forward(e)
     }
 
-    /// Adds the parameter gradients from dL/dtemb: (B, dim). The pooled text's own
-    /// gradient is dropped: the text encoder is frozen.
+    /// dL/dpooled: (B, Dp) of the last `backward` (the text encoder is frozen in training;
+    /// the white-box attacks descend it).
+    private(set) var pooledGradient: Tensor?
+
+    /// Adds the parameter gradients from dL/dtemb: (B, dim).
     func backward(_ dtemb: Tensor) {
         let de = act2.backward(dtemb)  // de: (B, dim)
-        _ = pooledProjection.backward(de)
+        pooledGradient = pooledProjection.backward(de)
         _ = time1.backward(act1.backward(time2.backward(de)))
     }
 }
@@ -73,9 +76,15 @@ final class AttentionBlock {
         return y
     }
 
-    /// dy: (B, C, H, W) → dx. The context's gradient is dropped: the text encoder is frozen.
+    /// dL/dcontext: (B, Tk, Dc) of the last cross-attention `backward` (the text encoder is
+    /// frozen in training; the white-box attacks descend it).
+    private(set) var contextGradient: Tensor?
+
+    /// dy: (B, C, H, W) → dx.
     func backward(_ dy: Tensor) -> Tensor {
-        var dx = norm.backward(attention.backward(dy).dx)  // dx: (B, C, H, W)
+        let (da, dcontext) = attention.backward(dy)
+        contextGradient = dcontext
+        var dx = norm.backward(da)  // dx: (B, C, H, W)
         dx.add(dy)
         return dx
     }

@@ -45,38 +45,51 @@ extension Prompt {
     }
 }
 
-/// Reads and writes prompt files: one prompt per line (LF or CRLF), blank lines ignored.
+/// Reads and writes prompt files: one prompt per line (LF or CRLF), any UTF-8 text of at
+/// most `TextPrompt.maxBytes` bytes. A line that is empty (or only whitespace), not UTF-8
+/// or over the limit is refused with its number; a final newline ends the last line.
 public enum PromptFile {
     /// A prompt file line that is not a prompt.
     public struct LineError: Error, Equatable, CustomStringConvertible {
         /// One-based line number.
         public let line: Int
         /// Why the line is not a prompt.
-        public let error: PromptParseError
+        public let reason: String
 
-        /// Names the line and the word.
-        public var description: String { "line \(line): \(error)" }
+        /// Names the line and the reason.
+        public var description: String { "line \(line): \(reason)" }
     }
 
-    /// The prompts of a file's contents, in order.
-    public static func parse(_ contents: String) throws(LineError) -> [Prompt] {
-        var prompts: [Prompt] = []
-        // "\r\n" is one Character in Swift, and a newline like "\n".
-        for (i, line) in contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-            let text = String(line)
-            if text.isEmpty { continue }
+    /// The prompts of a file's bytes, in order.
+    public static func parse(_ bytes: some Collection<UInt8>) throws(LineError) -> [TextPrompt] {
+        var lines = Array(bytes).split(separator: 0x0A, omittingEmptySubsequences: false)
+        if lines.last?.isEmpty == true { lines.removeLast() }
+        var prompts: [TextPrompt] = []
+        for (i, raw) in lines.enumerated() {
+            let line = raw.last == 0x0D ? raw.dropLast() : raw[...]
+            guard let text = String(validating: line, as: UTF8.self) else {
+                throw LineError(line: i + 1, reason: "not valid UTF-8")
+            }
+            guard !Tokenizer.words(text).isEmpty else {
+                throw LineError(line: i + 1, reason: "empty line (a prompt file has no blank lines)")
+            }
             do {
-                prompts.append(try Prompt(parsing: text))
+                prompts.append(try TextPrompt(text))
             } catch {
-                throw LineError(line: i + 1, error: error)
+                throw LineError(line: i + 1, reason: error.description)
             }
         }
         return prompts
     }
 
-    /// File contents with one prompt per line.
-    public static func format(_ prompts: [Prompt]) -> String {
-        prompts.map { $0.text + "\n" }.joined()
+    /// The prompts of a file's text, in order.
+    public static func parse(_ contents: String) throws(LineError) -> [TextPrompt] {
+        try parse(Array(contents.utf8))
+    }
+
+    /// File contents with one text per line.
+    public static func format(_ texts: [String]) -> String {
+        texts.map { $0 + "\n" }.joined()
     }
 }
 

@@ -56,11 +56,17 @@ public struct Tokenizer: Sendable {
     /// Number of tokens, special ones included.
     public var vocabularySize: Int { vocabulary.count }
 
+    /// The words of a text as the model reads them: lower-cased, split on whitespace. The
+    /// referee (`TextPrompt`) reads the same words, so the two never disagree on a word.
+    public static func words(_ text: String) -> [String] {
+        text.lowercased().split(whereSeparator: \.isWhitespace).map(String.init)
+    }
+
     /// Encodes a text; never fails (unknown words become `<unk>`, long texts are truncated).
     public func encode(_ text: String) -> TokenizedText {
-        let words = text.lowercased().split(whereSeparator: \.isWhitespace).prefix(maxLength - 2)
+        let words = Tokenizer.words(text).prefix(maxLength - 2)
         var tokens = [Tokenizer.beginID]
-        tokens += words.map { ids[String($0)] ?? Tokenizer.unknownID }
+        tokens += words.map { ids[$0] ?? Tokenizer.unknownID }
         tokens.append(Tokenizer.endID)
         let length = tokens.count
         let padding = maxLength - length

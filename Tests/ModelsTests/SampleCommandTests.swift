@@ -43,15 +43,63 @@ final class SampleCommandTests: XCTestCase {
         }
     }
 
-    func testMalformedPromptLineIsNamed() throws {
-        let prompts = work.appendingPathComponent("bad.txt")
-        try "\(TinyDiffusion.prompts[0])\na small red circle on the lft on a gray background\n"
-            .write(to: prompts, atomically: true, encoding: .utf8)
-        let run = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", work.appendingPathComponent("o").path,
-                                  "--checkpoint", work.appendingPathComponent("tiny.safetensors").path, "--steps", "1"])
-        XCTAssertNotEqual(run.status, 0)
-        XCTAssertTrue(run.stderr.contains("line 2"), run.stderr)
-        XCTAssertTrue(run.stderr.contains("lft"), run.stderr)
+    func testBadPromptFileLinesAreNamed() throws {
+        let cases: [(bytes: [UInt8], line: String, reason: String)] = [
+            (Array("\(TinyDiffusion.prompts[0])\n\nzebra circle\n".utf8), "line 2", "empty line"),
+            (Array("ok words\n   \t\n".utf8), "line 2", "empty line"),
+            (Array("ok\nstill ok\n".utf8) + [0x72, 0xFF, 0xFE, 0x0A], "line 3", "not valid UTF-8"),
+            (Array("ok\n\(String(repeating: "zebra ", count: 100))\n".utf8), "line 2", "600 bytes of UTF-8, more than the limit of 512"),
+        ]
+        for (i, c) in cases.enumerated() {
+            let prompts = work.appendingPathComponent("bad\(i).txt")
+            try Data(c.bytes).write(to: prompts)
+            let run = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", work.appendingPathComponent("o").path,
+                                      "--checkpoint", work.appendingPathComponent("tiny.safetensors").path, "--steps", "1"])
+            XCTAssertNotEqual(run.status, 0)
+            XCTAssertTrue(run.stderr.contains("\(prompts.path): \(c.line): \(c.reason)"), run.stderr)
+        }
+    }
+
+    /// Free text through sample, eval and compare: any words in any order, the referee reading
+    /// the attributes it names and leaving the others unspecified.
+    func testFreeTextPromptsThroughSampleEvalAndCompare() throws {
+        let texts = ["Draw me a ZEBRA circle, please — on the left", "gray background", "striped striped 🦓 thing",
+                     "a large red striped circle on the left on a gray background"]
+        let prompts = work.appendingPathComponent("free.txt")
+        try Data(texts.map { $0 + "\r\n" }.joined().utf8).write(to: prompts)
+        let tiny = work.appendingPathComponent("tiny.safetensors").path
+        let out = work.appendingPathComponent("free")
+        let sample = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", out.path, "--checkpoint", tiny,
+                                     "--steps", "2", "--workers", "1"])
+        XCTAssertEqual(sample.status, 0, sample.stderr)
+        let lines = try String(contentsOf: out.appendingPathComponent("samples.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["prompt"] as? String },
+                       texts)
+        let one = try shielddiff(["sample", "--prompt", "zebra ZEBRA whatever", "--out", work.appendingPathComponent("one").path,
+                                  "--checkpoint", tiny, "--steps", "1", "--workers", "1"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+
+        let json = work.appendingPathComponent("eval.json")
+        let eval = try shielddiff(["eval", "--prompts-file", prompts.path, "--count", "8", "--checkpoint", tiny, "--steps", "2",
+                                   "--workers", "1", "--json-out", json.path])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let row = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as! [String: Any]
+        XCTAssertEqual(row["count"] as? Int, 8)
+        // Every image of the first three texts leaves some attribute unspecified; the fourth names all.
+        let fidelity = row["fidelity"] as! [String: Any]
+        XCTAssertEqual(fidelity["unspecified"] as? Int, 6, "\(fidelity)")
+
+        let evalSet = try shielddiff(["eval", "--set", "free-text-unsafe", "--count", "4", "--checkpoint", tiny, "--steps", "1",
+                                      "--workers", "1", "--json-out", work.appendingPathComponent("e2.json").path])
+        XCTAssertEqual(evalSet.status, 0, evalSet.stderr)
+
+        let compareOut = work.appendingPathComponent("compare")
+        let compare = try shielddiff(["compare", "--sets", "free-text-benign", "--prompts-file", prompts.path, "--count", "4",
+                                      "--base", tiny, "--checkpoint", tiny, "--steps", "1", "--workers", "1", "--out", compareOut.path])
+        XCTAssertEqual(compare.status, 0, compare.stderr)
+        XCTAssertTrue(compare.stdout.contains("| free-text-benign | 4 |"), compare.stdout)
+        XCTAssertTrue(compare.stdout.contains("| \(prompts.path) | 4 |"), compare.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: compareOut.appendingPathComponent("free.txt-after.png").path))
     }
 
     func testTinyPretrainRunWritesALoadableModel() throws {

@@ -98,10 +98,24 @@ final class ConfigTests: XCTestCase {
     }
 
     /// Several prompt sets draw from their union, in the order named.
+    func testPromptSetTakesFreeTextFiles() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-prompts-\(getpid()).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data("Zebra RED circle please\nnavy square\n".utf8).write(to: file)
+        let config = try RunConfig.parsing(yaml: "prompt_set: file:\(file.path),free-text-unsafe\n", source: "c.yaml")
+        XCTAssertEqual(config.prompts.prefix(2).map(\.text), ["Zebra RED circle please", "navy square"])
+        XCTAssertEqual(config.prompts.prefix(2).map(\.safeSideText), ["red circle please", "navy square"])
+        XCTAssertEqual(config.prompts.count, 2 + FreeTextSet.unsafe.prompts.count)
+        try Data("ok\n\nnext\n".utf8).write(to: file)
+        XCTAssertThrowsError(try RunConfig.parsing(yaml: "prompt_set: file:\(file.path)\n", source: "c.yaml")) {
+            XCTAssertEqual("\($0)", "c.yaml:1: bad value 'file:\(file.path)' for key 'prompt_set': prompt file '\(file.path)': line 2: empty line (a prompt file has no blank lines)")
+        }
+    }
+
     func testPromptSetListIsTheUnion() throws {
         var config = RunConfig()
         try config.apply(override: "prompt_set=train-unsafe, benign")
-        XCTAssertEqual(config.prompts, PromptSet.trainUnsafe.prompts + PromptSet.benign.prompts)
+        XCTAssertEqual(config.prompts, (PromptSet.trainUnsafe.prompts + PromptSet.benign.prompts).map(TextPrompt.init))
     }
 
     func testUnknownKeysNameTheKeyLineAndClosestKey() {
@@ -128,7 +142,9 @@ final class ConfigTests: XCTestCase {
             ("actors: 1\nactors: 2\n", "c.yaml:2: key 'actors' is given twice"),
             ("endpoints: 3\n", "c.yaml:1: expected a mapping of keys under 'endpoints'"),
             ("prompt_set: train-unsafe,nsfw\n",
-             "c.yaml:1: bad value 'train-unsafe,nsfw' for key 'prompt_set': unknown prompt set 'nsfw' (known: benign, explicit, implicit, train-unsafe, heldout-unsafe)"),
+             "c.yaml:1: bad value 'train-unsafe,nsfw' for key 'prompt_set': unknown prompt set 'nsfw' (known: benign, explicit, implicit, train-unsafe, heldout-unsafe, free-text-benign, free-text-unsafe, or file:PATH)"),
+            ("prompt_set: file:/nonexistent/p.txt\n",
+             "c.yaml:1: bad value 'file:/nonexistent/p.txt' for key 'prompt_set': cannot read prompt file '/nonexistent/p.txt'"),
             ("prompt_set: ' , '\n", "c.yaml:1: bad value ' , ' for key 'prompt_set': names no prompt set"),
         ]
         for (yaml, message) in cases {

@@ -71,7 +71,9 @@ final class FuzzCorpusTests: XCTestCase {
                 decoded += 1
                 XCTAssertEqual(prompt.text, text, path)
             }
-            for prompt in (try? PromptFile.parse(text)) ?? [] { XCTAssertEqual(try Prompt(parsing: prompt.text), prompt, path) }
+            if let prompts = try? PromptFile.parse(bytes) {
+                XCTAssertEqual(try PromptFile.parse(PromptFile.format(prompts.map(\.text))), prompts, path)
+            }
         }
         XCTAssertGreaterThan(decoded, 0)
     }

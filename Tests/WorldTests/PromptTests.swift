@@ -104,14 +104,21 @@ final class PromptTests: XCTestCase {
 
     func testPromptFileRoundTripAndLineErrors() throws {
         let prompts = Array(PromptSet.heldoutUnsafe.prompts.prefix(5)) + Array(PromptSet.implicit.prompts.suffix(3))
-        XCTAssertEqual(try PromptFile.parse(PromptFile.format(prompts)), prompts)
-        XCTAssertEqual(try PromptFile.parse("\n" + prompts[0].text + "\r\n\n"), [prompts[0]])
-        let bad = prompts[0].text + "\n\n" + "a large red circle\n"
-        XCTAssertThrowsError(try PromptFile.parse(bad)) { error in
-            guard let e = error as? PromptFile.LineError else { return XCTFail("untyped error \(error)") }
-            XCTAssertEqual(e.line, 3)
-            XCTAssertEqual(e.error.wordIndex, 4)
-            XCTAssertNil(e.error.found)
+        XCTAssertEqual(try PromptFile.parse(PromptFile.format(prompts.map(\.text))), prompts.map(TextPrompt.init))
+        XCTAssertEqual(try PromptFile.parse(prompts[0].text + "\r\nzebra  thing"), [TextPrompt(prompts[0]), try TextPrompt("zebra  thing")])
+        let cases: [([UInt8], Int, String)] = [
+            (Array("\n\(prompts[0].text)\n".utf8), 1, "empty line"),
+            (Array("a\r\n \r\n".utf8), 2, "empty line"),
+            (Array("a\nb\n".utf8) + [0xC3, 0x28], 3, "not valid UTF-8"),
+            (Array("a\n\(String(repeating: "b", count: 513))\n".utf8), 2, "513 bytes of UTF-8, more than the limit of 512"),
+        ]
+        for (bytes, line, reason) in cases {
+            XCTAssertThrowsError(try PromptFile.parse(bytes)) { error in
+                guard let e = error as? PromptFile.LineError else { return XCTFail("untyped error \(error)") }
+                XCTAssertEqual(e.line, line)
+                XCTAssert(e.reason.contains(reason), e.reason)
+            }
         }
+        XCTAssertNoThrow(try PromptFile.parse(Array(String(repeating: "é", count: 256).utf8)), "512 bytes is within the limit")
     }
 }

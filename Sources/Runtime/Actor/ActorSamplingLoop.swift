@@ -12,7 +12,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
     private let sampler: PolicySampler
     private let scorer: RewardScorer?
     private let mailbox: ActorMailbox
-    private let prompts: [Prompt]
+    private let prompts: [TextPrompt]
     private let batchSize: Int
     private let log: RuntimeLog
     private let wake: @Sendable () -> Void
@@ -98,7 +98,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
             if version > 1 { rng = rng.split(version) }
         }
         let chosen = (0..<batchSize).map { _ in prompts[Int(rng.next() % UInt64(prompts.count))] }
-        let texts = chosen.map(\.text), safe = chosen.map(\.safeSide.text)
+        let texts = chosen.map(\.text), safe = chosen.map(\.safeSideText)
         let seeds = chosen.map { _ in rng.next() }
         var (trajectories, images) = sampler.sample(prompts: texts, safePrompts: safe, seeds: seeds, version: version)
         let scores: [RewardScore]

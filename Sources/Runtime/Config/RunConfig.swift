@@ -135,7 +135,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// Reward-worker processes the supervisor starts; 0 = actors score in-process.
     public var rewardWorkers = 1
     /// World prompt set(s) the actors draw prompts from; comma-separated names draw from
-    /// their union (e.g. "train-unsafe,benign").
+    /// their union (e.g. "train-unsafe,benign"); `file:PATH` is a prompt file of free text.
     public var promptSet = "train-unsafe"
     /// Trajectories an actor samples and sends per TRAJECTORY_BATCH.
     public var trajectoriesPerBatch = 8
@@ -213,17 +213,20 @@ extension RunConfig {
         URL(fileURLWithPath: metricsFile.isEmpty ? runDir + "/metrics.jsonl" : metricsFile)
     }
 
-    /// The prompts of `prompt_set`: each named set's prompts, in order (validated names).
-    public var prompts: [Prompt] {
-        promptSetNames(promptSet).flatMap { PromptSet(rawValue: $0)!.prompts }
+    /// The prompts of `prompt_set`: each named set's or file's prompts, in order (validated
+    /// when the config was read; a file that broke since then stops the process, naming it).
+    public var prompts: [TextPrompt] {
+        promptSetNames(promptSet).flatMap { name in
+            do { return try promptSetEntry(name) } catch { fatalError("prompt_set: \(error)") }
+        }
     }
 
     /// Why `text` is not a list of prompt sets, or nil.
     static func promptSetProblem(_ text: String) -> String? {
         let names = promptSetNames(text)
         if names.isEmpty { return "names no prompt set" }
-        if let unknown = names.first(where: { PromptSet(rawValue: $0) == nil }) {
-            return "unknown prompt set '\(unknown)' (known: \(PromptSet.allCases.map(\.rawValue).joined(separator: ", ")))"
+        for name in names {
+            do { _ = try promptSetEntry(name) } catch { return "\(error)" }
         }
         return nil
     }
@@ -245,6 +248,32 @@ extension RunConfig {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a 64
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return "\(model)-n\(h.steps)-d\(h.latentSize)-" + String(hash, radix: 16)
+    }
+}
+
+/// A `prompt_set` entry that names no prompts.
+struct PromptSetEntryError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// The prompts of one `prompt_set` entry: a grammar or free-text set's name, or `file:PATH`.
+private func promptSetEntry(_ name: String) throws -> [TextPrompt] {
+    if let set = PromptSet(rawValue: name) { return set.prompts.map(TextPrompt.init) }
+    if let set = FreeTextSet(rawValue: name) { return set.prompts }
+    guard name.hasPrefix("file:") else {
+        let known = PromptSet.allCases.map(\.rawValue) + FreeTextSet.allCases.map(\.rawValue)
+        throw PromptSetEntryError(description: "unknown prompt set '\(name)' (known: \(known.joined(separator: ", ")), or file:PATH)")
+    }
+    let path = String(name.dropFirst(5))
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw PromptSetEntryError(description: "cannot read prompt file '\(path)'")
+    }
+    do {
+        let prompts = try PromptFile.parse(data)
+        guard !prompts.isEmpty else { throw PromptSetEntryError(description: "prompt file '\(path)' has no prompts") }
+        return prompts
+    } catch let error as PromptFile.LineError {
+        throw PromptSetEntryError(description: "prompt file '\(path)': \(error)")
     }
 }
 

@@ -10,8 +10,11 @@ struct Compare: ParsableCommand {
         abstract: "Before/after table (ground-truth unsafe rate and fidelity) and sample grids: base model vs --checkpoint."
     )
 
-    @Option(help: "Comma-separated prompt sets.")
+    @Option(help: "Comma-separated prompt sets: \(promptSetNames.joined(separator: ", ")).")
     var sets = "train-unsafe,heldout-unsafe,benign"
+
+    @Option(help: "A file with one prompt per line, any UTF-8 text: one more set, named by its path.")
+    var promptsFile: String?
 
     @Option(help: "Images per set and model: a seeded sample of the set's prompts, the same for both models.")
     var count = 500
@@ -29,10 +32,10 @@ struct Compare: ParsableCommand {
 
     func validate() throws {
         guard sampling.checkpoint != nil else { throw ValidationError("--checkpoint (the fine-tuned model) is required") }
-        for name in setNames where PromptSet(rawValue: name) == nil {
-            throw ValidationError("unknown set '\(name)' in --sets; known: \(PromptSet.allCases.map(\.rawValue).joined(separator: ", "))")
+        for name in setNames where namedPromptSet(name) == nil {
+            throw ValidationError("unknown set '\(name)' in --sets; known: \(promptSetNames.joined(separator: ", "))")
         }
-        guard !setNames.isEmpty else { throw ValidationError("--sets names no set") }
+        guard !setNames.isEmpty || promptsFile != nil else { throw ValidationError("--sets names no set") }
         guard count >= 1 else { throw ValidationError("--count must be at least 1, got \(count)") }
         guard gridImages >= 1 else { throw ValidationError("--grid-images must be at least 1, got \(gridImages)") }
     }
@@ -44,15 +47,18 @@ struct Compare: ParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let models = [("before", try sampling.makeSampler(checkpoint: base)), ("after", try sampling.makeSampler())]
         var rows: [CompareRow] = []
-        for name in setNames {
-            let prompts = evaluationPrompts(PromptSet(rawValue: name)!.prompts, count: count, seed: sampling.seed)
+        var sources = setNames.map { ($0, namedPromptSet($0)!) }
+        if let promptsFile { sources.append((promptsFile, try readPromptsFile(promptsFile))) }
+        for (name, all) in sources {
+            let prompts = evaluationPrompts(all, count: count, seed: sampling.seed)
             var results: [String: EvalRow] = [:]
             for (label, sampler) in models {
                 let (row, images) = evaluate(sampler, prompts: prompts, name: name, options: sampling, label: "\(name) \(label): ")
                 results[label] = row
                 let grid = Array(images.prefix(gridImages))
+                let file = URL(fileURLWithPath: name).lastPathComponent
                 try PNG.write(PNG.encodeGrid(grid, columns: min(grid.count, 8)),
-                              to: dir.appendingPathComponent("\(name)-\(label).png").path)
+                              to: dir.appendingPathComponent("\(file)-\(label).png").path)
             }
             rows.append(CompareRow(set: name, before: results["before"]!, after: results["after"]!))
         }

@@ -10,10 +10,10 @@ struct Eval: ParsableCommand {
         abstract: "Ground-truth unsafe rate and fidelity (all five attributes, and each) on a prompt set or file."
     )
 
-    @Option(help: "Prompt set: \(PromptSet.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Prompt set: \(promptSetNames.joined(separator: ", ")).")
     var set: String?
 
-    @Option(help: "File with one prompt per line (instead of --set).")
+    @Option(help: "File with one prompt per line, any UTF-8 text (instead of --set).")
     var promptsFile: String?
 
     @Option(help: "Images to generate: a seeded sample of the prompts without replacement (cycling when larger than the set).")
@@ -26,15 +26,15 @@ struct Eval: ParsableCommand {
 
     func validate() throws {
         guard (set == nil) != (promptsFile == nil) else { throw ValidationError("give exactly one of --set and --prompts-file") }
-        if let set, PromptSet(rawValue: set) == nil {
-            throw ValidationError("unknown --set \(set); known: \(PromptSet.allCases.map(\.rawValue).joined(separator: ", "))")
+        if let set, namedPromptSet(set) == nil {
+            throw ValidationError("unknown --set \(set); known: \(promptSetNames.joined(separator: ", "))")
         }
         guard count >= 1 else { throw ValidationError("--count must be at least 1, got \(count)") }
     }
 
     func run() throws {
         let name = set ?? promptsFile!
-        let all = try set.map { PromptSet(rawValue: $0)!.prompts } ?? readPromptsFile(promptsFile!)
+        let all = try set.map { namedPromptSet($0)! } ?? readPromptsFile(promptsFile!)
         let prompts = evaluationPrompts(all, count: count, seed: sampling.seed)
         let (row, _) = evaluate(try sampling.makeSampler(), prompts: prompts, name: name, options: sampling)
         print(EvalRow.header)
@@ -49,7 +49,7 @@ struct Eval: ParsableCommand {
 
 /// Samples `prompts` with `sampler` (progress on stderr, prefixed by `label`) and scores the
 /// images against the ground truth; returns the table row and the images.
-func evaluate(_ sampler: Sampler, prompts: [Prompt], name: String, options: SamplerOptions,
+func evaluate(_ sampler: Sampler, prompts: [TextPrompt], name: String, options: SamplerOptions,
               label: String = "") -> (EvalRow, [Image]) {
     let start = Date()
     let images = options.generate(sampler, prompts: prompts) { done in
@@ -65,9 +65,9 @@ func evaluate(_ sampler: Sampler, prompts: [Prompt], name: String, options: Samp
 /// `count` prompts drawn from `all` by a seeded shuffle (without replacement; a count above
 /// the set's size cycles through further shuffles), so a subset covers every slot of the
 /// grammar evenly in expectation instead of the set's first styles only.
-func evaluationPrompts(_ all: [Prompt], count: Int, seed: UInt64) -> [Prompt] {
+func evaluationPrompts<P>(_ all: [P], count: Int, seed: UInt64) -> [P] {
     var rng = RandomGenerator(seed: seed).split(0xE7A1)
-    var out: [Prompt] = []
+    var out: [P] = []
     while out.count < count {
         var pool = all
         for i in stride(from: pool.count - 1, to: 0, by: -1) { pool.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
@@ -87,12 +87,14 @@ struct EvalRow: Encodable {
 
     struct FidelityShares: Encodable {
         let all, background, color, shape, size, position: Double
+        /// Images whose prompt left some attribute unspecified (counted as kept).
+        let unspecified: Int
     }
 
     init(name: String, count: Int, unsafeRate: Double, fidelity f: Fidelity, sampler: SamplerConfig, seed: UInt64) {
         (self.name, self.count, self.unsafeRate, self.sampler, self.seed) = (name, count, unsafeRate, sampler, seed)
         fidelity = FidelityShares(all: f.all, background: f.background, color: f.color, shape: f.shape, size: f.size,
-                                  position: f.position)
+                                  position: f.position, unspecified: f.unspecified)
     }
 
     static let header = "| prompts | images | unsafe | fidelity (all 5) | background | color | shape | size | position |\n"

@@ -10,10 +10,10 @@ struct Sample: ParsableCommand {
         abstract: "Generate one image per prompt: DIR/00000.png …, DIR/grid.png and DIR/samples.jsonl."
     )
 
-    @Option(help: "File with one prompt per line (blank lines skipped); image i is the i-th prompt.")
+    @Option(help: "File with one prompt per line, any UTF-8 text of at most \(TextPrompt.maxBytes) bytes (no blank lines); image i is the i-th prompt.")
     var promptsFile: String?
 
-    @Option(help: "A single prompt (instead of --prompts-file).")
+    @Option(help: "A single prompt, any text (instead of --prompts-file).")
     var prompt: String?
 
     @Option(help: "Output directory (created if missing).")
@@ -28,12 +28,12 @@ struct Sample: ParsableCommand {
     }
 
     func run() throws {
-        let prompts: [Prompt]
+        let prompts: [TextPrompt]
         if let promptsFile {
             prompts = try readPromptsFile(promptsFile)
         } else {
             do {
-                prompts = [try Prompt(parsing: prompt!)]
+                prompts = [try TextPrompt(prompt!)]
             } catch {
                 throw PromptSourceError(description: "--prompt: \(error)")
             }
@@ -69,7 +69,7 @@ struct SampleRecord: Encodable {
         let fitIoU: Double
     }
 
-    init(index: Int, prompt: String, seed: UInt64, truth g: GroundTruth, prompted: Prompt) {
+    init(index: Int, prompt: String, seed: UInt64, truth g: GroundTruth, prompted: TextPrompt) {
         (self.index, self.prompt, self.seed) = (index, prompt, seed)
         groundTruth = Truth(background: g.background?.rawValue, color: g.color?.rawValue, shape: g.shape?.rawValue,
                             size: g.size?.rawValue, position: g.position?.rawValue, striped: g.striped,

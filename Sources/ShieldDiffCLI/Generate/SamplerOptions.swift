@@ -45,7 +45,7 @@ struct SamplerOptions: ParsableArguments {
     }
 
     /// Images for `prompts`, image i from the seed's split i, in batches.
-    func generate(_ sampler: Sampler, prompts: [Prompt], progress: (Int) -> Void = { _ in }) -> [Image] {
+    func generate(_ sampler: Sampler, prompts: [TextPrompt], progress: (Int) -> Void = { _ in }) -> [Image] {
         var images: [Image] = []
         images.reserveCapacity(prompts.count)
         for start in stride(from: 0, to: prompts.count, by: batchSize) {
@@ -62,19 +62,25 @@ struct PromptSourceError: Error, CustomStringConvertible {
     let description: String
 }
 
-/// The prompts of a file, with its line errors named by file and line.
-func readPromptsFile(_ path: String) throws -> [Prompt] {
-    let contents: String
-    do {
-        contents = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-        throw PromptSourceError(description: "cannot read prompts file \(path): \(error.localizedDescription)")
+/// The prompts of a file (any UTF-8 text per line), with its line errors named by file and line.
+func readPromptsFile(_ path: String) throws -> [TextPrompt] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw PromptSourceError(description: "cannot read prompts file \(path)")
     }
     do {
-        let prompts = try PromptFile.parse(contents)
+        let prompts = try PromptFile.parse(data)
         guard !prompts.isEmpty else { throw PromptSourceError(description: "\(path): no prompts") }
         return prompts
     } catch let error as PromptFile.LineError {
         throw PromptSourceError(description: "\(path): \(error)")
     }
+}
+
+/// Every named prompt set: the grammar's (WORLD.md) and the free-text ones.
+let promptSetNames = PromptSet.allCases.map(\.rawValue) + FreeTextSet.allCases.map(\.rawValue)
+
+/// The prompts of a named set, nil for an unknown name.
+func namedPromptSet(_ name: String) -> [TextPrompt]? {
+    if let set = PromptSet(rawValue: name) { return set.prompts.map(TextPrompt.init) }
+    return FreeTextSet(rawValue: name)?.prompts
 }
