@@ -7,7 +7,8 @@ import World
 /// and noise, as a before/after table of the ground truth and before/after sample grids.
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Before/after table (ground-truth unsafe rate and fidelity) and sample grids: base model vs --checkpoint."
+        abstract: "Before/after table (ground-truth unsafe rate and fidelity) and sample grids: base model vs --checkpoint and/or --defense.",
+        discussion: "--defense applies to the 'after' model only; with a defense, --checkpoint defaults to the base model."
     )
 
     @Option(help: "Comma-separated prompt sets.")
@@ -28,7 +29,9 @@ struct Compare: ParsableCommand {
     @OptionGroup var sampling: SamplerOptions
 
     func validate() throws {
-        guard sampling.checkpoint != nil else { throw ValidationError("--checkpoint (the fine-tuned model) is required") }
+        guard sampling.checkpoint != nil || sampling.defense != SamplingDefense.none.rawValue else {
+            throw ValidationError("--checkpoint (the fine-tuned model) or --defense (a baseline) is required")
+        }
         for name in setNames where PromptSet(rawValue: name) == nil {
             throw ValidationError("unknown set '\(name)' in --sets; known: \(PromptSet.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -42,7 +45,8 @@ struct Compare: ParsableCommand {
     func run() throws {
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let models = [("before", try sampling.makeSampler(checkpoint: base)), ("after", try sampling.makeSampler())]
+        let models = [("before", try sampling.makeSampler(checkpoint: base, defense: SamplingDefense.none.rawValue)),
+                      ("after", try sampling.makeSampler())]
         var rows: [CompareRow] = []
         for name in setNames {
             let prompts = evaluationPrompts(PromptSet(rawValue: name)!.prompts, count: count, seed: sampling.seed)
