@@ -13,24 +13,30 @@ import World
 /// (its "replace" technique: targets are W of an embedding), so one Dc × Dc matrix T serves
 /// all six projections. In this world the token embeddings are the text tower's per-token
 /// outputs, which are contextual: an explicit word also shifts its neighbours. So an erased
-/// prompt p contributes every token: its explicit words (`Blocklist`) map to the null prompt's
-/// end token (toward the null), each other token to the same token of p's safe side (the
-/// prompt without the words); preserved prompts (and the null prompt) map to themselves.
+/// prompt p contributes its explicit words (`Blocklist`), mapped to the null prompt's end token
+/// (toward the null), and, with weight s_n, each other token mapped to the same token of p's
+/// safe side (the prompt without the words); preserved prompts (and the null prompt) map to
+/// themselves.
 public enum ConceptEditing {
-    /// λ, s_e, s_p.
+    /// λ, s_e, s_p, and s_n: the weight of an erased prompt's other tokens (mapped to its
+    /// safe side's), relative to s_e of its explicit words.
     public struct Weights: Sendable, Equatable {
         public var regularization = 0.1
         public var erase = 1.0
         public var preserve = 1.0
+        public var neighbours = 1.0
         public init() {}
     }
 
     /// The edit's pairs of token embeddings (Dc each).
     public struct Pairs {
-        /// (context c_e, target t_e).
+        /// (context c_e, target t_e) of the explicit words.
         public var erase: [(context: [Float], target: [Float])] = []
+        /// (context, target) of the erased prompts' other tokens.
+        public var neighbours: [(context: [Float], target: [Float])] = []
         /// c_p.
         public var preserve: [[Float]] = []
+        public init() {}
     }
 
     /// What an edit did: its pairs and how well T fits them.
@@ -39,7 +45,7 @@ public enum ConceptEditing {
         public var preservePairs: Int
         /// Mean over preserved tokens of ‖T c − c‖ / ‖c‖.
         public var preserveError: Double
-        /// Mean over erased tokens of ‖T c − t‖ / ‖c − t‖ (1: unchanged, 0: exactly at the target).
+        /// Mean over the explicit words' tokens of ‖T c − t‖ / ‖c − t‖ (1: unchanged, 0: at the target).
         public var eraseError: Double
         /// The projections edited.
         public var layers: [String]
@@ -59,16 +65,16 @@ public enum ConceptEditing {
             for (i, w) in words.enumerated() where unsafe[i].count == w.count + 2 {
                 let struck = Blocklist.struck(w)
                 var safePosition = 1
-                pairs.erase.append((unsafe[i][0], safe[i][0]))
+                pairs.neighbours.append((unsafe[i][0], safe[i][0]))
                 for (j, gone) in struck.enumerated() {
                     if gone {
                         pairs.erase.append((unsafe[i][1 + j], nullEnd))
                     } else {
-                        pairs.erase.append((unsafe[i][1 + j], safe[i][safePosition]))
+                        pairs.neighbours.append((unsafe[i][1 + j], safe[i][safePosition]))
                         safePosition += 1
                     }
                 }
-                pairs.erase.append((unsafe[i][w.count + 1], safe[i][safePosition]))
+                pairs.neighbours.append((unsafe[i][w.count + 1], safe[i][safePosition]))
             }
         }
         for chunk in stride(from: 0, to: preservePrompts.count, by: 256) {
@@ -92,6 +98,7 @@ public enum ConceptEditing {
             }
         }
         for (c, t) in pairs.erase { add(c, t, weights.erase) }
+        for (c, t) in pairs.neighbours where weights.neighbours > 0 { add(c, t, weights.erase * weights.neighbours) }
         for c in pairs.preserve { add(c, c, weights.preserve) }
         // T·M = N, M symmetric: M·Tᵀ = Nᵀ, one Cholesky solve per column of Tᵀ.
         let l = cholesky(m, d)
@@ -131,12 +138,11 @@ public enum ConceptEditing {
         let preserveError = pairs.preserve.map { c in
             norm(zip(apply(c), c).map { $0 - Double($1) }) / max(norm(c.map(Double.init)), 1e-12)
         }.reduce(0, +) / Double(max(pairs.preserve.count, 1))
-        let erased = pairs.erase.filter { pair in zip(pair.context, pair.target).contains { $0 != $1 } }
-        let eraseError = erased.map { pair in
+        let eraseError = pairs.erase.map { pair in
             norm(zip(apply(pair.context), pair.target).map { $0 - Double($1) })
                 / max(norm(zip(pair.context, pair.target).map { Double($0 - $1) }), 1e-12)
-        }.reduce(0, +) / Double(max(erased.count, 1))
-        return Report(erasePairs: pairs.erase.count, preservePairs: pairs.preserve.count,
+        }.reduce(0, +) / Double(max(pairs.erase.count, 1))
+        return Report(erasePairs: pairs.erase.count + (weights.neighbours > 0 ? pairs.neighbours.count : 0), preservePairs: pairs.preserve.count,
                       preserveError: preserveError, eraseError: eraseError, layers: layers)
     }
 

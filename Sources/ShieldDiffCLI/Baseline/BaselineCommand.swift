@@ -110,6 +110,9 @@ struct BaselineUCE: ParsableCommand {
     @Option(help: "Weight of the preserved tokens relative to the erased prompts' tokens.")
     var preserveScale = ConceptEditing.Weights().preserve
 
+    @Option(help: "Weight of the erased prompts' other tokens (mapped to their safe side's) relative to the explicit words (0: the words only).")
+    var neighbourScale = ConceptEditing.Weights().neighbours
+
     @Option(help: "Seed of the prompt samples.")
     var seed: UInt64 = 0
 
@@ -119,6 +122,7 @@ struct BaselineUCE: ParsableCommand {
         guard erasePrompts > 0, preservePrompts >= 0 else { throw ValidationError("--erase-prompts must be positive and --preserve-prompts not negative") }
         guard regularization > 0, regularization.isFinite else { throw ValidationError("--regularization must be positive, got \(regularization)") }
         guard preserveScale >= 0, preserveScale.isFinite else { throw ValidationError("--preserve-scale must not be negative, got \(preserveScale)") }
+        guard neighbourScale >= 0, neighbourScale.isFinite else { throw ValidationError("--neighbour-scale must not be negative, got \(neighbourScale)") }
     }
 
     func run() throws {
@@ -127,10 +131,10 @@ struct BaselineUCE: ParsableCommand {
         let erase = evaluationPrompts(PromptSet.explicit.prompts, count: erasePrompts, seed: seed).map(\.text)
         let preserve = preservePrompts == 0 ? [] : evaluationPrompts(PromptSet.benign.prompts, count: preservePrompts, seed: seed &+ 1).map(\.text)
         var weights = ConceptEditing.Weights()
-        (weights.regularization, weights.preserve) = (regularization, preserveScale)
+        (weights.regularization, weights.preserve, weights.neighbours) = (regularization, preserveScale, neighbourScale)
         let report = ConceptEditing.edit(edited, erase: erase, preserve: preserve, weights: weights)
         let meta = ["baseline": "uce", "baseline.prompts": "erase \(erasePrompts) explicit, preserve \(preservePrompts) benign, seed \(seed)",
-                    "baseline.weights": "λ \(regularization), preserve \(preserveScale)"]
+                    "baseline.weights": "λ \(regularization), preserve \(preserveScale), neighbours \(neighbourScale)"]
         try edited.save(to: URL(fileURLWithPath: model.out), metadata: meta)
         say(String(format: "uce: %d erase and %d preserve token pairs over %d projections; preserved tokens move %.2f%%, erased tokens keep %.1f%% of their distance to the target; %.1f s; wrote %@",
                    report.erasePairs, report.preservePairs, report.layers.count, 100 * report.preserveError, 100 * report.eraseError,
