@@ -12,13 +12,15 @@ public struct SamplerConfig: Codable, Sendable, Equatable {
     public var guidance: Float = 2
     /// η: 1 is the stochastic policy RL needs; 0 is deterministic DDIM (no log-probs).
     public var eta: Double = 1
+    /// The inference-time baseline applied while sampling (none: plain guidance).
+    public var defense = SamplingDefense.none
 
     /// The shipped sampler.
     public init() {}
 
     /// Any sampler.
-    public init(steps: Int, guidance: Float, eta: Double) {
-        (self.steps, self.guidance, self.eta) = (steps, guidance, eta)
+    public init(steps: Int, guidance: Float, eta: Double, defense: SamplingDefense = .none) {
+        (self.steps, self.guidance, self.eta, self.defense) = (steps, guidance, eta, defense)
     }
 }
 
@@ -72,23 +74,24 @@ public final class Sampler {
         return (0..<count).map { root.split(UInt64(firstIndex + $0)) }
     }
 
-    /// The guided conditions of `prompts` (texts; "" is the null prompt).
+    /// The guided conditions of `prompts` (texts; "" is the null prompt), as the defense reads them.
     public func conditioning(_ prompts: [String]) -> GuidanceContext {
-        GuidanceContext(conditional: model.encode(prompts),
-                        unconditional: model.encode([String](repeating: Prompt.nullText, count: prompts.count)))
+        GuidanceContext(conditional: model.encode(prompts.map(config.defense.promptText)),
+                        unconditional: model.encode([String](repeating: config.defense.unconditionalText, count: prompts.count)))
     }
 
     /// Samples one image per prompt, image i from `noise[i]`.
     public func sample(prompts: [String], noise: [RandomGenerator], recordTrajectory: Bool = false) -> SampleBatch {
         precondition(prompts.count == noise.count && !prompts.isEmpty, "sample: \(prompts.count) prompts for \(noise.count) generators")
         let c = conditioning(prompts)
+        let concept = config.defense.safeGuidance(steps: config.steps) == nil ? nil : model.encode([SamplingDefense.unsafeConcept])
         let b = prompts.count
         let parts = min(workers, b)
         let ranges = (0..<parts).map { w in (w * b / parts)..<((w + 1) * b / parts) }
         var results = [Trajectory?](repeating: nil, count: parts)
         if parts == 1 {
             var rngs = noise
-            results[0] = run(replicas[0], conditioning: c, noise: &rngs)
+            results[0] = run(replicas[0], conditioning: c, concept: concept, noise: &rngs)
         } else {
             for r in replicas.dropFirst() { r.copyParameters(from: model.unet) }
             let savedThreads = blasThreads
@@ -99,7 +102,7 @@ public final class Sampler {
             nonisolated(unsafe) let sampler = self
             DispatchQueue.concurrentPerform(iterations: parts) { w in
                 var rngs = Array(noise[ranges[w]])
-                box.set(w, sampler.run(sampler.replicas[w], conditioning: c.slice(ranges[w]), noise: &rngs))
+                box.set(w, sampler.run(sampler.replicas[w], conditioning: c.slice(ranges[w]), concept: concept, noise: &rngs))
             }
             blasThreads = savedThreads
             results = box.values
@@ -124,13 +127,22 @@ public final class Sampler {
         DDIMStep(schedule: schedule, t: t, tPrev: schedule.previousTimestep(t, steps: config.steps), eta: config.eta)
     }
 
-    /// The whole N-step loop for one worker's images.
-    func run(_ unet: UNet, conditioning c: GuidanceContext, noise rngs: inout [RandomGenerator]) -> Trajectory {
+    /// The whole N-step loop for one worker's images; `concept` (SLD only) is the unsafe
+    /// concept's encoding.
+    private func run(_ unet: UNet, conditioning c: GuidanceContext, concept: TextEncoding?,
+                     noise rngs: inout [RandomGenerator]) -> Trajectory {
         let b = c.batch, latent = [12, 16, 16]
         var x = Tensor.stackBatch((0..<b).map { Tensor(randomNormal: [1] + latent, rng: &rngs[$0]) })  // x: (B, 12, 16, 16)
         var trajectory = Trajectory(latents: [x], timesteps: schedule.samplingTimesteps(config.steps), logProbs: [])
-        for t in trajectory.timesteps {
-            let eps = unet.guidedNoise(x, timestep: t, conditioning: c, scale: config.guidance)
+        let sld = config.defense.safeGuidance(steps: config.steps)
+        var momentum: Tensor?  // SLD's ν
+        for (k, t) in trajectory.timesteps.enumerated() {
+            let eps = if let sld, let concept {
+                unet.safeGuidedNoise(x, timestep: t, conditioning: c, concept: concept, scale: config.guidance,
+                                     guidance: sld, step: k, momentum: &momentum)
+            } else {
+                unet.guidedNoise(x, timestep: t, conditioning: c, scale: config.guidance)
+            }
             let ddim = step(from: t)
             var next: [Tensor] = [], logProbs: [Float] = []
             for i in 0..<b {

@@ -122,6 +122,49 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertNotEqual(Array(continued.unet.store.values), Array(model.unet.store.values))
     }
 
+    /// --defense reaches the sampler of sample (and eval, compare, which share the options);
+    /// an unknown name is refused with the known ones.
+    func testDefenseFlagSelectsABaselineAndRefusesUnknownNames() throws {
+        let tiny = work.appendingPathComponent("tiny.safetensors").path
+        func sample(_ defense: String) throws -> (status: Int32, stdout: String, stderr: String, images: Data?) {
+            let out = work.appendingPathComponent("out-\(defense)")
+            let run = try shielddiff(["sample", "--prompt", TinyDiffusion.prompts[1], "--out", out.path, "--checkpoint", tiny,
+                                      "--steps", "2", "--workers", "1", "--defense", defense])
+            return (run.status, run.stdout, run.stderr, try? Data(contentsOf: out.appendingPathComponent("00000.png")))
+        }
+        let plain = try sample("none"), sld = try sample("sld-max"), blocked = try sample("blocklist")
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertEqual(sld.status, 0, sld.stderr)
+        XCTAssertEqual(blocked.status, 0, blocked.stderr)
+        XCTAssertNotEqual(plain.images, sld.images, "SLD changes the image")
+        XCTAssertNotEqual(plain.images, blocked.images, "the blocklist strips 'striped' from the prompt")
+        let bad = try sample("sld-ultra")
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("unknown --defense sld-ultra") && bad.stderr.contains("negative-prompt"), bad.stderr)
+    }
+
+    /// `baseline uce` and `baseline esd` write diffusion checkpoints that --checkpoint loads.
+    func testBaselineCommandsWriteLoadableCheckpoints() throws {
+        let tiny = work.appendingPathComponent("tiny.safetensors")
+        let base = try DiffusionModel.load(from: tiny)
+        for (name, extra) in [("uce", ["--erase-prompts", "40", "--preserve-prompts", "40"]),
+                              ("esd", ["--variant", "xattn", "--iterations", "2", "--batch-size", "2"])] {
+            let out = work.appendingPathComponent("\(name).safetensors")
+            let run = try shielddiff(["baseline", name, "--base", tiny.path, "--out", out.path] + extra)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let edited = try DiffusionModel.load(from: out)
+            XCTAssertEqual(edited.unet.config, base.unet.config)
+            XCTAssertNotEqual(Array(edited.unet.store.values), Array(base.unet.store.values), "\(name) edits the denoiser")
+            XCTAssertEqual(Array(edited.textStore.values), Array(base.textStore.values), "\(name) keeps the text tower")
+            let sample = try shielddiff(["sample", "--prompt", TinyDiffusion.prompts[0], "--out", work.appendingPathComponent("s-\(name)").path,
+                                         "--checkpoint", out.path, "--steps", "1", "--workers", "1"])
+            XCTAssertEqual(sample.status, 0, sample.stderr)
+        }
+        let bad = try shielddiff(["baseline", "esd", "--variant", "attn", "--out", work.appendingPathComponent("x").path])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("unknown --variant attn"), bad.stderr)
+    }
+
     private func shielddiff(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         // On Linux the test bundle's URL is the build products directory; on macOS the .xctest
         // bundle sits inside it.

@@ -7,7 +7,8 @@ import World
 /// and noise, as a before/after table of the ground truth and before/after sample grids.
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Before/after table (ground-truth unsafe rate and fidelity) and sample grids: base model vs --checkpoint."
+        abstract: "Before/after table (ground-truth unsafe rate and fidelity) and sample grids: base model vs --checkpoint and/or --defense.",
+        discussion: "--defense applies to the 'after' model only; with a defense, --checkpoint defaults to the base model."
     )
 
     @Option(help: "Comma-separated prompt sets: \(promptSetNames.joined(separator: ", ")).")
@@ -31,7 +32,9 @@ struct Compare: ParsableCommand {
     @OptionGroup var sampling: SamplerOptions
 
     func validate() throws {
-        guard sampling.checkpoint != nil else { throw ValidationError("--checkpoint (the fine-tuned model) is required") }
+        guard sampling.checkpoint != nil || sampling.defense != SamplingDefense.none.rawValue else {
+            throw ValidationError("--checkpoint (the fine-tuned model) or --defense (a baseline) is required")
+        }
         for name in setNames where namedPromptSet(name) == nil {
             throw ValidationError("unknown set '\(name)' in --sets; known: \(promptSetNames.joined(separator: ", "))")
         }
@@ -45,7 +48,8 @@ struct Compare: ParsableCommand {
     func run() throws {
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let models = [("before", try sampling.makeSampler(checkpoint: base)), ("after", try sampling.makeSampler())]
+        let models = [("before", try sampling.makeSampler(checkpoint: base, defense: SamplingDefense.none.rawValue)),
+                      ("after", try sampling.makeSampler())]
         var rows: [CompareRow] = []
         var sources = setNames.map { ($0, namedPromptSet($0)!) }
         if let promptsFile { sources.append((promptsFile, try readPromptsFile(promptsFile))) }

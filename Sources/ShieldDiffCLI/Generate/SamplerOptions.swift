@@ -21,6 +21,9 @@ struct SamplerOptions: ParsableArguments {
     @Option(help: "DDIM η (1: stochastic, as RL samples; 0: deterministic).")
     var eta = SamplerConfig().eta
 
+    @Option(help: "Inference-time baseline: \(SamplingDefense.allCases.map(\.rawValue).joined(separator: ", ")) (README: Baselines).")
+    var defense = SamplingDefense.none.rawValue
+
     @Option(help: "Images per batch.")
     var batchSize = 64
 
@@ -33,15 +36,24 @@ struct SamplerOptions: ParsableArguments {
         guard eta >= 0 && eta.isFinite else { throw ValidationError("--eta must be ≥ 0, got \(eta)") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
+        guard SamplingDefense(rawValue: defense) != nil else {
+            throw ValidationError("unknown --defense \(defense); known: \(SamplingDefense.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    /// The sampler configuration these options give, with `defense` (default: --defense).
+    func samplerConfig(defense name: String? = nil) -> SamplerConfig {
+        SamplerConfig(steps: steps, guidance: guidance, eta: eta, defense: SamplingDefense(rawValue: name ?? defense)!)
     }
 
     /// The sampler over `--checkpoint`.
     func makeSampler() throws -> Sampler { try makeSampler(checkpoint: checkpoint) }
 
-    /// The sampler over the model at `path` (nil: the shipped model), with these options.
-    func makeSampler(checkpoint path: String?) throws -> Sampler {
+    /// The sampler over the model at `path` (nil: the shipped model), with these options
+    /// (`defense` overrides --defense).
+    func makeSampler(checkpoint path: String?, defense name: String? = nil) throws -> Sampler {
         let model = try FineTunedModel.load(from: path.map { URL(fileURLWithPath: $0) })
-        return Sampler(model: model, config: SamplerConfig(steps: steps, guidance: guidance, eta: eta), workers: workers)
+        return Sampler(model: model, config: samplerConfig(defense: name), workers: workers)
     }
 
     /// Images for `prompts`, image i from the seed's split i, in batches.
