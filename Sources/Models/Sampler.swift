@@ -40,8 +40,9 @@ public struct SampleBatch {
     public var trajectory: Trajectory?
 }
 
-/// Guided DDIM sampling from a `DiffusionModel`, with per-step log-probs through
-/// `Diffusion.DDIMStep`, the one function that also scores stored steps.
+/// Guided DDIM sampling from a `DiffusionModel`, with per-step log-probs, through
+/// `Diffusion.sampleDDIM`: the one sampling loop, which the actors' `RL.DDPOSampler` runs too,
+/// on `Diffusion.DDIMStep`, the one function that also scores stored steps.
 ///
 /// Image i's noise (its x_{t_N} and every step's z) comes from its own generator, so an
 /// image depends only on its prompt and generator, never on the rest of its batch. With
@@ -124,25 +125,14 @@ public final class Sampler {
         DDIMStep(schedule: schedule, t: t, tPrev: schedule.previousTimestep(t, steps: config.steps), eta: config.eta)
     }
 
-    /// The whole N-step loop for one worker's images.
+    /// The whole N-step loop for one worker's images (the one loop, `Diffusion.sampleDDIM`).
     private func run(_ unet: UNet, conditioning c: GuidanceContext, noise rngs: inout [RandomGenerator]) -> Trajectory {
-        let b = c.batch, latent = [12, 16, 16]
-        var x = Tensor.stackBatch((0..<b).map { Tensor(randomNormal: [1] + latent, rng: &rngs[$0]) })  // x: (B, 12, 16, 16)
-        var trajectory = Trajectory(latents: [x], timesteps: schedule.samplingTimesteps(config.steps), logProbs: [])
-        for t in trajectory.timesteps {
-            let eps = unet.guidedNoise(x, timestep: t, conditioning: c, scale: config.guidance)
-            let ddim = step(from: t)
-            var next: [Tensor] = [], logProbs: [Float] = []
-            for i in 0..<b {
-                let out = ddim.sample(xt: x.batchSlice(i..<(i + 1)), eps: eps.batchSlice(i..<(i + 1)), rng: &rngs[i])
-                next.append(out.next)
-                if let lp = out.logProb { logProbs += lp }
-            }
-            x = .stackBatch(next)
-            trajectory.latents.append(x)
-            if !logProbs.isEmpty { trajectory.logProbs.append(logProbs) }
+        let b = c.batch, latent = [12, 16, 16], w = config.guidance
+        let x = Tensor.stackBatch((0..<b).map { Tensor(randomNormal: [1] + latent, rng: &rngs[$0]) })  // x: (B, 12, 16, 16)
+        let path = sampleDDIM(from: x, schedule: schedule, steps: config.steps, eta: config.eta, rngs: &rngs) { x, t in
+            unet.guidedNoise(x, timestep: t, conditioning: c, scale: w)
         }
-        return trajectory
+        return Trajectory(latents: path.latents, timesteps: path.timesteps, logProbs: path.logProbs)
     }
 }
 
