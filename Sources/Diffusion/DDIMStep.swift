@@ -91,7 +91,7 @@ public struct DDIMStep: Sendable {
 
     /// mean over each sample's D elements of −(x'−μ)²/(2σ²) − log σ − ½·log 2π, in Double.
     /// The mean, not the sum: a sum over D makes the PPO ratio explode (ALGORITHM.md).
-    private func logProb(of next: Tensor, mean mu: Tensor) -> [Float] {
+    func logProb(of next: Tensor, mean mu: Tensor) -> [Float] {
         let batch = next.shape[0], d = next.count / batch
         let constant = -log(sigma) - 0.5 * log(2 * Double.pi)
         let inv = 1 / (2 * sigma * sigma)

@@ -42,8 +42,9 @@ public struct SampleBatch {
     public var trajectory: Trajectory?
 }
 
-/// Guided DDIM sampling from a `DiffusionModel`, with per-step log-probs through
-/// `Diffusion.DDIMStep`, the one function that also scores stored steps.
+/// Guided DDIM sampling from a `DiffusionModel`, with per-step log-probs, through
+/// `Diffusion.sampleDDIM`: the one sampling loop, which the actors' `RL.DDPOSampler` runs too,
+/// on `Diffusion.DDIMStep`, the one function that also scores stored steps.
 ///
 /// Image i's noise (its x_{t_N} and every step's z) comes from its own generator, so an
 /// image depends only on its prompt and generator, never on the rest of its batch. With
@@ -127,34 +128,23 @@ public final class Sampler {
         DDIMStep(schedule: schedule, t: t, tPrev: schedule.previousTimestep(t, steps: config.steps), eta: config.eta)
     }
 
-    /// The whole N-step loop for one worker's images; `concept` (SLD only) is the unsafe
-    /// concept's encoding.
+    /// The whole N-step loop for one worker's images (the one loop, `Diffusion.sampleDDIM`);
+    /// `concept` (SLD only) is the unsafe concept's encoding.
     private func run(_ unet: UNet, conditioning c: GuidanceContext, concept: TextEncoding?,
                      noise rngs: inout [RandomGenerator]) -> Trajectory {
-        let b = c.batch, latent = [12, 16, 16]
-        var x = Tensor.stackBatch((0..<b).map { Tensor(randomNormal: [1] + latent, rng: &rngs[$0]) })  // x: (B, 12, 16, 16)
-        var trajectory = Trajectory(latents: [x], timesteps: schedule.samplingTimesteps(config.steps), logProbs: [])
+        let b = c.batch, latent = [12, 16, 16], w = config.guidance
+        let x = Tensor.stackBatch((0..<b).map { Tensor(randomNormal: [1] + latent, rng: &rngs[$0]) })  // x: (B, 12, 16, 16)
         let sld = config.defense.safeGuidance(steps: config.steps)
+        let timesteps = schedule.samplingTimesteps(config.steps)
         var momentum: Tensor?  // SLD's ν
-        for (k, t) in trajectory.timesteps.enumerated() {
-            let eps = if let sld, let concept {
-                unet.safeGuidedNoise(x, timestep: t, conditioning: c, concept: concept, scale: config.guidance,
-                                     guidance: sld, step: k, momentum: &momentum)
-            } else {
-                unet.guidedNoise(x, timestep: t, conditioning: c, scale: config.guidance)
+        let path = sampleDDIM(from: x, schedule: schedule, steps: config.steps, eta: config.eta, rngs: &rngs) { x, t in
+            if let sld, let concept {
+                return unet.safeGuidedNoise(x, timestep: t, conditioning: c, concept: concept, scale: w,
+                                            guidance: sld, step: timesteps.firstIndex(of: t)!, momentum: &momentum)
             }
-            let ddim = step(from: t)
-            var next: [Tensor] = [], logProbs: [Float] = []
-            for i in 0..<b {
-                let out = ddim.sample(xt: x.batchSlice(i..<(i + 1)), eps: eps.batchSlice(i..<(i + 1)), rng: &rngs[i])
-                next.append(out.next)
-                if let lp = out.logProb { logProbs += lp }
-            }
-            x = .stackBatch(next)
-            trajectory.latents.append(x)
-            if !logProbs.isEmpty { trajectory.logProbs.append(logProbs) }
+            return unet.guidedNoise(x, timestep: t, conditioning: c, scale: w)
         }
-        return trajectory
+        return Trajectory(latents: path.latents, timesteps: path.timesteps, logProbs: path.logProbs)
     }
 }
 

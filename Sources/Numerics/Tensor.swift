@@ -18,6 +18,13 @@ public struct Tensor: Equatable, Sendable {
         self.init(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
     }
 
+    /// A tensor whose every element the caller writes before reading it: skips the zero fill,
+    /// a whole extra pass over memory (12% of the denoiser's instructions were memset).
+    init(uninitialized shape: [Int]) {
+        let n = shape.reduce(1, *)
+        self.init(shape: shape, data: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
+    }
+
     public init(repeating value: Float, shape: [Int]) {
         self.init(shape: shape, data: [Float](repeating: value, count: shape.reduce(1, *)))
     }

@@ -5,7 +5,10 @@ extension Tensor {
         precondition(shape == other.shape, "Tensor.add: shapes \(shape) and \(other.shape)")
         data.withUnsafeMutableBufferPointer { a in
             other.data.withUnsafeBufferPointer { b in
-                for i in a.indices { a[i] += b[i] }
+                let (ap, bp) = (a.baseAddress!, b.baseAddress!)
+                parallelRanges(a.count, grain: 1 << 15) { r in
+                    for i in r { ap[i] += bp[i] }
+                }
             }
         }
     }

@@ -32,25 +32,16 @@ public struct DDPOSampler {
         for r in 0..<b {
             x.data.replaceSubrange((r * d)..<((r + 1) * d), with: Tensor(randomNormal: [d], rng: &rngs[r]).data)
         }
-        var path = [x]                                                  // N+1 × (B, C, H, W)
-        var logProbs = [[Float]](repeating: [], count: b)               // (B, N)
-        let timesteps = schedule.samplingTimesteps(steps)
-        for t in timesteps {
-            let eps = guided.forward(x, timesteps: Array(repeating: t, count: b), conditioning: conditioning)
-            let step = DDIMStep(schedule: schedule, t: t, steps: steps, eta: eta)
-            for r in 0..<b {
-                let out = step.sample(xt: row(x, r), eps: row(eps, r), rng: &rngs[r])
-                x.data.replaceSubrange((r * d)..<((r + 1) * d), with: out.next.data)
-                logProbs[r].append(out.logProb![0])
-            }
-            path.append(x)
+        // The one sampling loop (Diffusion.sampleDDIM), guided through the learner's GuidedNoise.
+        let path = sampleDDIM(from: x, schedule: schedule, steps: steps, eta: eta, rngs: &rngs) { x, t in
+            guided.forward(x, timesteps: Array(repeating: t, count: b), conditioning: conditioning)
         }
-        let rewards = reward(x)
+        let rewards = reward(path.latents.last!)
         precondition(rewards.count == b, "DDPOSampler: reward gave \(rewards.count) values for \(b) samples")
         return (0..<b).map { r in
-            DDPOTrajectory(prompt: prompts[r], conditioning: conditioning.row(r), timesteps: timesteps,
-                           latents: Tensor(shape: [steps + 1, d], data: path.flatMap { $0.data[(r * d)..<((r + 1) * d)] }),
-                           logProbs: logProbs[r], reward: rewards[r])
+            DDPOTrajectory(prompt: prompts[r], conditioning: conditioning.row(r), timesteps: path.timesteps,
+                           latents: Tensor(shape: [steps + 1, d], data: path.latents.flatMap { $0.data[(r * d)..<((r + 1) * d)] }),
+                           logProbs: path.logProbs.map { $0[r] }, reward: rewards[r])
         }
     }
 }

@@ -84,6 +84,51 @@ final class DDIMStepTests: XCTestCase {
         }
     }
 
+    /// The batched step with one generator per row (what `sampleDDIM` runs) is the per-row
+    /// step of each row alone, bit for bit: the oracle for the one sampling loop.
+    func testBatchedRowGeneratorsMatchEachRowAlone() {
+        var rng = RandomGenerator(seed: 17)
+        let (b, d) = (5, 24)
+        let xt = Tensor(randomNormal: [b, d], rng: &rng), eps = Tensor(randomNormal: [b, d], rng: &rng)
+        let step = DDIMStep(schedule: schedule, t: 599, tPrev: 499, eta: 1)
+        var rows = (0..<b).map { RandomGenerator(seed: UInt64(100 + $0)) }
+        let batched = step.sample(xt: xt, eps: eps, rngs: &rows)
+        for r in 0..<b {
+            var alone = RandomGenerator(seed: UInt64(100 + r))
+            let one = step.sample(xt: Tensor(shape: [1, d], data: Array(xt.data[(r * d)..<((r + 1) * d)])),
+                                  eps: Tensor(shape: [1, d], data: Array(eps.data[(r * d)..<((r + 1) * d)])), rng: &alone)
+            XCTAssertEqual(Array(batched.next.data[(r * d)..<((r + 1) * d)]), one.next.data, "row \(r)")
+            XCTAssertEqual(batched.logProb?[r], one.logProb?[0], "row \(r) log-prob")
+            XCTAssertEqual(rows[r].next(), alone.next(), "row \(r): generator left at another position")
+        }
+    }
+
+    /// The one sampling loop: N steps from x_{t_N} along the sampler's timesteps, each step the
+    /// per-row step above on the noise the guidance closure returns at that timestep.
+    func testSamplingLoopRunsEveryStepOnItsTimestep() {
+        var rng = RandomGenerator(seed: 18)
+        let x = Tensor(randomNormal: [3, 8], rng: &rng)
+        var seen: [Int] = []
+        var rngs = (0..<3).map { RandomGenerator(seed: UInt64($0)) }
+        let path = sampleDDIM(from: x, schedule: schedule, steps: 4, eta: 1, rngs: &rngs) { x, t in
+            seen.append(t)
+            return Tensor(shape: x.shape, data: x.data.map { $0 * 0.5 })
+        }
+        XCTAssertEqual(seen, schedule.samplingTimesteps(4))
+        XCTAssertEqual(path.timesteps, seen)
+        XCTAssertEqual(path.latents.count, 5)
+        XCTAssertEqual(path.logProbs.map(\.count), [3, 3, 3, 3])
+        var expected = x
+        var check = (0..<3).map { RandomGenerator(seed: UInt64($0)) }
+        for (k, t) in seen.enumerated() {
+            let step = DDIMStep(schedule: schedule, t: t, tPrev: schedule.previousTimestep(t, steps: 4), eta: 1)
+            let out = step.sample(xt: expected, eps: Tensor(shape: expected.shape, data: expected.data.map { $0 * 0.5 }), rngs: &check)
+            expected = out.next
+            XCTAssertEqual(path.latents[k + 1], expected, "step \(k)")
+            XCTAssertEqual(path.logProbs[k], out.logProb!, "step \(k) log-probs")
+        }
+    }
+
     /// At t = 999 (ᾱ ≈ 2e−9) an error of 0.1 in ε would move an unclipped x̂_0 by ~2·10³;
     /// with x̂_0 clipped the first step's mean stays in a sane range and barely moves.
     func testFirstStepIsWellConditioned() {

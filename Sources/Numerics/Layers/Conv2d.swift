@@ -65,7 +65,7 @@ public final class Conv2d {
         let g = geometry(x)
         input = x
         let batch = x.shape[0], plane = g.outPlane, rows = g.columnRows
-        var y = Tensor(zeros: [batch, outChannels, g.outHeight, g.outWidth])  // y: (B, Cout, Ho, Wo)
+        var y = Tensor(uninitialized: [batch, outChannels, g.outHeight, g.outWidth])  // y: (B, Cout, Ho, Wo), all written
         let w = store.value(weight)                                           // W: (Cout, Cin·k·k)
         let b = bias.map { store.value($0) }                                  // b: (Cout)
         x.data.withUnsafeBufferPointer { xb in
@@ -88,8 +88,10 @@ public final class Conv2d {
                     im2col(g, images: count, x: xp + n0 * g.inPlane * inChannels, cols: cols)
                     sgemm(m: outChannels, n: ld, k: rows, a: w, lda: rows, b: cols, ldb: ld, c: out, ldc: ld)
                     // (Cout, n, Ho·Wo) → (n, Cout, Ho·Wo), adding the bias on the way.
-                    for i in 0..<count {
-                        for o in 0..<outChannels {
+                    let outChannels = self.outChannels
+                    parallelRanges(count * outChannels, grain: max(1, (1 << 14) / plane)) { range in
+                        for io in range {
+                            let (i, o) = io.quotientAndRemainder(dividingBy: outChannels)
                             let src = out + o * ld + i * plane
                             let dst = yp + ((n0 + i) * outChannels + o) * plane
                             let bo = b?[o] ?? 0
@@ -116,12 +118,16 @@ public final class Conv2d {
                 dx.data.withUnsafeMutableBufferPointer { dxb in
                     let xp = xb.baseAddress!, dyp = dyb.baseAddress!, dxp = dxb.baseAddress!
                     if let db {
-                        for n in 0..<batch {
-                            for o in 0..<outChannels {
-                                let src = dyp + (n * outChannels + o) * plane
-                                var s: Float = 0
-                                for j in 0..<plane { s += src[j] }
-                                db[o] += s
+                        // Each channel's images in order, as the serial loop added them.
+                        let outChannels = self.outChannels
+                        parallelRanges(outChannels, grain: max(1, (1 << 14) / (batch * plane))) { range in
+                            for o in range {
+                                for n in 0..<batch {
+                                    let src = dyp + (n * outChannels + o) * plane
+                                    var s: Float = 0
+                                    for j in 0..<plane { s += src[j] }
+                                    db[o] += s
+                                }
                             }
                         }
                     }
@@ -143,8 +149,10 @@ public final class Conv2d {
                     let dyt = scratch.staging(outChannels * chunk * plane)    // dyt: (Cout, n·Ho·Wo)
                     for n0 in Swift.stride(from: 0, to: batch, by: chunk) {
                         let count = min(chunk, batch - n0), ld = count * plane
-                        for i in 0..<count {
-                            for o in 0..<outChannels {
+                        let outChannels = self.outChannels
+                        parallelRanges(count * outChannels, grain: max(1, (1 << 14) / plane)) { range in
+                            for io in range {
+                                let (i, o) = io.quotientAndRemainder(dividingBy: outChannels)
                                 (dyt + o * ld + i * plane).update(from: dyp + ((n0 + i) * outChannels + o) * plane,
                                                                   count: plane)
                             }

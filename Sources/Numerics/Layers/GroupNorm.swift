@@ -26,29 +26,36 @@ public final class GroupNorm {
         precondition(x.rank == 4 && x.shape[1] == channels, "GroupNorm expects (B, \(channels), H, W), got \(x.shape)")
         let batch = x.shape[0], plane = x.shape[2] * x.shape[3]
         let perGroup = channels / groups, size = perGroup * plane
-        var xhat = Tensor(zeros: x.shape)                                     // x̂: (B, C, H, W)
-        var y = Tensor(zeros: x.shape)                                        // y: (B, C, H, W)
+        // Every element of x̂ and y is written below; each (image, group) is independent.
+        var xhat = Tensor(uninitialized: x.shape)                             // x̂: (B, C, H, W)
+        var y = Tensor(uninitialized: x.shape)                                // y: (B, C, H, W)
         var rstd = [Float](repeating: 0, count: batch * groups)               // rstd: (B, G)
         let gamma = store.value(weight), beta = store.value(bias)
+        let groups = self.groups
         x.data.withUnsafeBufferPointer { xb in
             xhat.data.withUnsafeMutableBufferPointer { hb in
                 y.data.withUnsafeMutableBufferPointer { yb in
-                    for bg in 0..<(batch * groups) {
-                        let base = bg * size
-                        let xs = xb.baseAddress! + base, hs = hb.baseAddress! + base, ys = yb.baseAddress! + base
-                        var sum = 0.0, sumSq = 0.0
-                        for i in 0..<size { let v = Double(xs[i]); sum += v; sumSq += v * v }
-                        let mean = sum / Double(size)
-                        let r = Float(1 / (max(sumSq / Double(size) - mean * mean, 0) + Double(eps)).squareRoot())
-                        rstd[bg] = r
-                        let m = Float(mean)
-                        for cl in 0..<perGroup {
-                            let c = (bg % groups) * perGroup + cl
-                            let (gc, bc) = (gamma[c], beta[c])
-                            for j in (cl * plane)..<((cl + 1) * plane) {
-                                let h = (xs[j] - m) * r
-                                hs[j] = h
-                                ys[j] = gc * h + bc
+                    rstd.withUnsafeMutableBufferPointer { rb in
+                        let (xp, hp, yp, rp) = (xb.baseAddress!, hb.baseAddress!, yb.baseAddress!, rb.baseAddress!)
+                        parallelRanges(batch * groups, grain: max(1, (1 << 14) / size)) { range in
+                            for bg in range {
+                                let base = bg * size
+                                let xs = xp + base, hs = hp + base, ys = yp + base
+                                var sum = 0.0, sumSq = 0.0
+                                for i in 0..<size { let v = Double(xs[i]); sum += v; sumSq += v * v }
+                                let mean = sum / Double(size)
+                                let r = Float(1 / (max(sumSq / Double(size) - mean * mean, 0) + Double(eps)).squareRoot())
+                                rp[bg] = r
+                                let m = Float(mean)
+                                for cl in 0..<perGroup {
+                                    let c = (bg % groups) * perGroup + cl
+                                    let (gc, bc) = (gamma[c], beta[c])
+                                    for j in (cl * plane)..<((cl + 1) * plane) {
+                                        let h = (xs[j] - m) * r
+                                        hs[j] = h
+                                        ys[j] = gc * h + bc
+                                    }
+                                }
                             }
                         }
                     }
@@ -66,38 +73,55 @@ public final class GroupNorm {
         precondition(dy.shape == xhat.shape, "GroupNorm.backward: dy shape \(dy.shape), expected \(xhat.shape)")
         let batch = xhat.shape[0], plane = xhat.shape[2] * xhat.shape[3]
         let perGroup = channels / groups, size = perGroup * plane
-        var dx = Tensor(zeros: xhat.shape)                                    // dx: (B, C, H, W)
+        var dx = Tensor(uninitialized: xhat.shape)                            // dx: (B, C, H, W), all written
         let gamma = store.value(weight), dgamma = store.grad(weight), dbeta = store.grad(bias)
+        let groups = self.groups, inverseStd = self.inverseStd
+        // Per-(image, channel) sums of dy and dy·x̂, computed in parallel, then added into the
+        // parameter gradients image by image: the order of additions of the serial loop.
+        var sums = [Float](repeating: 0, count: 2 * batch * channels)         // (B, C) twice
         xhat.data.withUnsafeBufferPointer { hb in
             dy.data.withUnsafeBufferPointer { db in
                 dx.data.withUnsafeMutableBufferPointer { dxb in
-                    for bg in 0..<(batch * groups) {
-                        let base = bg * size
-                        let hs = hb.baseAddress! + base, ds = db.baseAddress! + base, dxs = dxb.baseAddress! + base
-                        var meanD: Float = 0, meanDH: Float = 0
-                        for cl in 0..<perGroup {
-                            let c = (bg % groups) * perGroup + cl
-                            var sumDy: Float = 0, sumDyH: Float = 0
-                            for j in (cl * plane)..<((cl + 1) * plane) {
-                                sumDy += ds[j]
-                                sumDyH += ds[j] * hs[j]
-                            }
-                            dbeta[c] += sumDy
-                            dgamma[c] += sumDyH
-                            meanD += gamma[c] * sumDy
-                            meanDH += gamma[c] * sumDyH
-                        }
-                        meanD /= Float(size)
-                        meanDH /= Float(size)
-                        let r = inverseStd[bg]
-                        for cl in 0..<perGroup {
-                            let gc = gamma[(bg % groups) * perGroup + cl]
-                            for j in (cl * plane)..<((cl + 1) * plane) {
-                                dxs[j] = r * (gc * ds[j] - meanD - hs[j] * meanDH)
+                    sums.withUnsafeMutableBufferPointer { sb in
+                        let (hp, dp, dxp, sp) = (hb.baseAddress!, db.baseAddress!, dxb.baseAddress!, sb.baseAddress!)
+                        let sumDyH = sp + batch * channels
+                        parallelRanges(batch * groups, grain: max(1, (1 << 14) / size)) { range in
+                            for bg in range {
+                                let base = bg * size
+                                let hs = hp + base, ds = dp + base, dxs = dxp + base
+                                var meanD: Float = 0, meanDH: Float = 0
+                                for cl in 0..<perGroup {
+                                    let c = (bg % groups) * perGroup + cl
+                                    var sDy: Float = 0, sDyH: Float = 0
+                                    for j in (cl * plane)..<((cl + 1) * plane) {
+                                        sDy += ds[j]
+                                        sDyH += ds[j] * hs[j]
+                                    }
+                                    let bc = (bg / groups) * groups * perGroup + c
+                                    sp[bc] = sDy
+                                    sumDyH[bc] = sDyH
+                                    meanD += gamma[c] * sDy
+                                    meanDH += gamma[c] * sDyH
+                                }
+                                meanD /= Float(size)
+                                meanDH /= Float(size)
+                                let r = inverseStd[bg]
+                                for cl in 0..<perGroup {
+                                    let gc = gamma[(bg % groups) * perGroup + cl]
+                                    for j in (cl * plane)..<((cl + 1) * plane) {
+                                        dxs[j] = r * (gc * ds[j] - meanD - hs[j] * meanDH)
+                                    }
+                                }
                             }
                         }
                     }
                 }
+            }
+        }
+        for n in 0..<batch {
+            for c in 0..<channels {
+                dbeta[c] += sums[n * channels + c]
+                dgamma[c] += sums[(batch + n) * channels + c]
             }
         }
         normalized = nil

@@ -37,8 +37,16 @@ struct ConvGeometry {
 /// cols[(c·k + ki)·k + kj, i·Ho·Wo + oh·Wo + ow] = x[i, c, oh·s + ki − p, ow·s + kj − p],
 /// zero where that falls in the padding. cols: (C·k·k, n·Ho·Wo).
 func im2col(_ g: ConvGeometry, images: Int, x: UnsafePointer<Float>, cols: UnsafeMutablePointer<Float>) {
+    parallelRanges(g.channels, grain: max(1, (1 << 14) / (g.kernel * g.kernel * images * g.outPlane))) { channels in
+        im2col(g, images: images, channels: channels, x: x, cols: cols)
+    }
+}
+
+/// `im2col` for the column rows of `channels` only (each channel writes its own rows).
+private func im2col(_ g: ConvGeometry, images: Int, channels: Range<Int>, x: UnsafePointer<Float>,
+                    cols: UnsafeMutablePointer<Float>) {
     let ld = images * g.outPlane
-    for c in 0..<g.channels {
+    for c in channels {
         for ki in 0..<g.kernel {
             for kj in 0..<g.kernel {
                 let row = cols + ((c * g.kernel + ki) * g.kernel + kj) * ld
@@ -91,8 +99,16 @@ func im2col(_ g: ConvGeometry, images: Int, x: UnsafePointer<Float>, cols: Unsaf
 /// from. dx: (n, C, H, W), accumulated into. The entries of cols that `im2col` reads from
 /// padding are overwritten with zero on the way.
 func col2im(_ g: ConvGeometry, images: Int, cols: UnsafeMutablePointer<Float>, dx: UnsafeMutablePointer<Float>) {
+    parallelRanges(g.channels, grain: max(1, (1 << 14) / (g.kernel * g.kernel * images * g.outPlane))) { channels in
+        col2im(g, images: images, channels: channels, cols: cols, dx: dx)
+    }
+}
+
+/// `col2im` for input channels `channels` only (each channel adds onto its own planes of dx).
+private func col2im(_ g: ConvGeometry, images: Int, channels: Range<Int>, cols: UnsafeMutablePointer<Float>,
+                    dx: UnsafeMutablePointer<Float>) {
     let ld = images * g.outPlane
-    for c in 0..<g.channels {
+    for c in channels {
         for ki in 0..<g.kernel {
             for kj in 0..<g.kernel {
                 let row = cols + ((c * g.kernel + ki) * g.kernel + kj) * ld

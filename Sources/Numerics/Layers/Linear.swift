@@ -37,7 +37,7 @@ public final class Linear {
         precondition(x.shape.last == inFeatures, "Linear expects last dim \(inFeatures), got \(x.shape)")
         input = x
         let rows = x.count / inFeatures
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])  // y: (..., out)
+        var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])  // y: (..., out), bias or beta 0
         let w = store.value(weight)
         x.data.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
@@ -58,7 +58,7 @@ public final class Linear {
         guard let x = input else { preconditionFailure("Linear.backward before forward") }
         precondition(dy.shape == Array(x.shape.dropLast()) + [outFeatures], "Linear.backward: dy shape \(dy.shape)")
         let rows = x.count / inFeatures
-        var dx = Tensor(zeros: x.shape)
+        var dx = Tensor(uninitialized: x.shape)  // written by the beta-0 product
         x.data.withUnsafeBufferPointer { xp in
             dy.data.withUnsafeBufferPointer { dyp in
                 if !frozen {

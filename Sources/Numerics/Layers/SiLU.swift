@@ -9,9 +9,14 @@ public final class SiLU {
 
     public func forward(_ x: Tensor) -> Tensor {
         input = x
-        var y = x                                                  // y: same shape as x
-        y.data.withUnsafeMutableBufferPointer { yb in
-            for i in yb.indices { let v = yb[i]; yb[i] = v / (1 + exp(-v)) }
+        var y = Tensor(uninitialized: x.shape)                     // y: same shape as x
+        x.data.withUnsafeBufferPointer { xb in
+            y.data.withUnsafeMutableBufferPointer { yb in
+                let (xp, yp) = (xb.baseAddress!, yb.baseAddress!)
+                parallelRanges(xb.count, grain: 1 << 14) { r in
+                    for i in r { let v = xp[i]; yp[i] = v / (1 + exp(-v)) }
+                }
+            }
         }
         return y
     }
@@ -23,9 +28,12 @@ public final class SiLU {
         var dx = dy                                                // dx: same shape as x
         x.data.withUnsafeBufferPointer { xb in
             dx.data.withUnsafeMutableBufferPointer { db in
-                for i in db.indices {
-                    let v = xb[i], s = 1 / (1 + exp(-v))
-                    db[i] *= s * (1 + v * (1 - s))
+                let (xp, dp) = (xb.baseAddress!, db.baseAddress!)
+                parallelRanges(db.count, grain: 1 << 14) { r in
+                    for i in r {
+                        let v = xp[i], s = 1 / (1 + exp(-v))
+                        dp[i] *= s * (1 + v * (1 - s))
+                    }
                 }
             }
         }

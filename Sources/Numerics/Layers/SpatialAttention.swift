@@ -38,7 +38,7 @@ public final class SpatialAttention {
 public func nchwToTokens(_ x: Tensor) -> Tensor {
     precondition(x.rank == 4, "nchwToTokens expects (B, C, H, W), got \(x.shape)")
     let (b, c, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-    var y = Tensor(zeros: [b, hw, c])  // y: (B, H·W, C)
+    var y = Tensor(uninitialized: [b, hw, c])  // y: (B, H·W, C), all written
     transposeBatch(x, into: &y, batch: b, rows: c, cols: hw)
     return y
 }
@@ -48,7 +48,7 @@ public func tokensToNCHW(_ x: Tensor, height: Int, width: Int) -> Tensor {
     precondition(x.rank == 3 && x.shape[1] == height * width,
                  "tokensToNCHW expects (B, \(height * width), C), got \(x.shape)")
     let (b, c) = (x.shape[0], x.shape[2])
-    var y = Tensor(zeros: [b, c, height, width])  // y: (B, C, H, W)
+    var y = Tensor(uninitialized: [b, c, height, width])  // y: (B, C, H, W), all written
     transposeBatch(x, into: &y, batch: b, rows: height * width, cols: c)
     return y
 }
@@ -57,10 +57,13 @@ public func tokensToNCHW(_ x: Tensor, height: Int, width: Int) -> Tensor {
 private func transposeBatch(_ x: Tensor, into y: inout Tensor, batch: Int, rows: Int, cols: Int) {
     x.data.withUnsafeBufferPointer { xp in
         y.data.withUnsafeMutableBufferPointer { yp in
-            for i in 0..<batch {
-                let src = xp.baseAddress! + i * rows * cols, dst = yp.baseAddress! + i * rows * cols
-                for r in 0..<rows {
-                    for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] }
+            let (x0, y0) = (xp.baseAddress!, yp.baseAddress!)
+            parallelRanges(batch, grain: max(1, (1 << 14) / (rows * cols))) { items in
+                for i in items {
+                    let src = x0 + i * rows * cols, dst = y0 + i * rows * cols
+                    for r in 0..<rows {
+                        for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] }
+                    }
                 }
             }
         }
