@@ -130,8 +130,8 @@ public final class Sampler {
 
     /// The whole N-step loop for one worker's images (the one loop, `Diffusion.sampleDDIM`);
     /// `concept` (SLD only) is the unsafe concept's encoding.
-    private func run(_ unet: UNet, conditioning c: GuidanceContext, concept: TextEncoding?,
-                     noise rngs: inout [RandomGenerator]) -> Trajectory {
+    func run(_ unet: UNet, conditioning c: GuidanceContext, concept: TextEncoding?,
+             noise rngs: inout [RandomGenerator]) -> Trajectory {
         let b = c.batch, latent = [12, 16, 16], w = config.guidance
         let x = Tensor.stackBatch((0..<b).map { Tensor(randomNormal: [1] + latent, rng: &rngs[$0]) })  // x: (B, 12, 16, 16)
         let sld = config.defense.safeGuidance(steps: config.steps)
