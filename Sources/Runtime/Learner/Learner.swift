@@ -64,6 +64,8 @@ public final class Learner {
     var helloWindow: (start: ContinuousClock.Instant, count: Int) = (.now, 0)
     /// HELLOs refused by a limit, by limit (`rate`, `max_actors`).
     var hellosRefused: [String: Int] = [:]
+    /// When free malloc pages were last given back (`MemoryTrim`).
+    private var lastMemoryTrim = ContinuousClock.now
     private let stopRequested = ManagedFlag()
     /// The endpoints as bound, with `*` ports resolved (e.g. `tcp://127.0.0.1:*` → the port
     /// the system chose), for peers started after the learner.
@@ -269,6 +271,10 @@ public final class Learner {
             }
         }
         broker.tick(now: now)
+        if now - lastMemoryTrim >= MemoryTrim.interval {
+            MemoryTrim.run()
+            lastMemoryTrim = now
+        }
         if phase == .running {
             if StopSignal.requested { beginTermination(reason: "signal", now: now) }
             else if stopRequested.isSet { beginTermination(reason: "stop requested", now: now) }
