@@ -8,7 +8,7 @@ import Foundation
 /// so it is looked up at run time; without glibc this does nothing.
 enum MemoryTrim {
     private typealias Trim = @convention(c) (Int) -> Int32
-    nonisolated(unsafe) private static let trim: Trim? = dlsym(nil, "malloc_trim").map { unsafeBitCast($0, to: Trim.self) }
+    private static let trim: Trim? = dlsym(nil, "malloc_trim").map { unsafeBitCast($0, to: Trim.self) }
 
     /// How often the learner trims.
     static let interval = Duration.seconds(60)
