@@ -30,6 +30,7 @@ final class ConfigTests: XCTestCase {
         ("hyperparameters.learner_threads", "48"), ("security.mode", "curve"), ("security.key", "/tmp/k7.key"),
         ("security.learner_public_key", "/tmp/l7.pub"), ("security.allowlist", "/tmp/a7"), ("limits.max_actors", "49"),
         ("limits.max_reward_workers", "50"), ("limits.max_hellos_per_second", "51"), ("limits.handshake_timeout_ms", "52"),
+        ("limits.max_unauthenticated_connections", "53"),
     ]
 
     /// Each key lands in its own property: literal expected values, read through the
@@ -73,6 +74,7 @@ final class ConfigTests: XCTestCase {
         check(c.limits.maxActors, 49, "limits.max_actors"); check(c.limits.maxRewardWorkers, 50, "limits.max_reward_workers")
         check(c.limits.maxHellosPerSecond, 51, "limits.max_hellos_per_second")
         check(c.limits.handshakeTimeoutMs, 52, "limits.handshake_timeout_ms")
+        check(c.limits.maxUnauthenticatedConnections, 53, "limits.max_unauthenticated_connections")
     }
 
     func testEveryKeyFromAYAMLFileHasItsLiteralValue() throws {

@@ -87,6 +87,8 @@ extension RunConfig {
             fields.append(.int("limits.max_hellos_per_second", \.limits.maxHellosPerSecond, "HELLOs handled per second; more get ERROR(OVERLOADED)", atLeast1))
             fields.append(.int("limits.handshake_timeout_ms", \.limits.handshakeTimeoutMs,
                                "a connection still unauthenticated after this is dropped (ZMQ_HANDSHAKE_IVL; ms)", 1...3_600_000))
+            fields.append(.int("limits.max_unauthenticated_connections", \.limits.maxUnauthenticatedConnections,
+                               "most connections in their handshake at once; one accepted beyond is dropped", atLeast1))
         return fields
     }
 }

@@ -50,6 +50,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         /// A connection that has not finished its (CURVE) handshake after this is dropped
         /// (`ZMQ_HANDSHAKE_IVL`), which bounds the unauthenticated connections held.
         public var handshakeTimeoutMs = 5000
+        /// Most connections in their handshake at once (all endpoints); one accepted beyond
+        /// is dropped at once, so a flood of idle connections cannot exhaust the learner.
+        public var maxUnauthenticatedConnections = 128
         /// The defaults, for one learner.
         public init() {}
     }

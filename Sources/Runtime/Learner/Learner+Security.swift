@@ -5,6 +5,13 @@ import ZMQ
 /// Who may talk to the learner: the safe default at start, the per-message check of the
 /// authenticated key's name, handshake failures, and allowlist reloads (SIGHUP).
 extension Learner {
+    /// libzmq I/O threads of the learner's context. CURVE decrypts each connection in the I/O
+    /// thread that owns it, so one thread per core (up to 4) lets several peers' traffic be
+    /// decrypted at once (`bench transport` measures it); plaintext needs only one.
+    public static func ioThreads(curve: Bool) -> Int {
+        curve ? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) : 1
+    }
+
     /// The learner's CURVE setting; refuses plaintext on an endpoint other hosts can reach
     /// unless `security.mode` says `none` in so many words (then warns).
     static func checkedSecurity(_ config: RunConfig, log: RuntimeLog) throws -> LearnerCurve? {
@@ -69,9 +76,23 @@ extension Learner {
         _ = try? socket.send(.error(ErrorReport(code: code, detail: detail, inReplyTo: inReplyTo)), to: identity)
     }
 
-    /// Counts the handshake failures a socket's monitor reported.
+    /// Counts the handshakes a socket's monitor reported, and drops a connection accepted
+    /// beyond `limits.max_unauthenticated_connections` (its handshake then fails). Events are
+    /// taken in order, so the count is never low; a connection whose handshake finished before
+    /// its ACCEPTED event was read may be dropped while the learner is at the limit (its peer
+    /// reconnects).
     func drainMonitor(_ monitor: ZMQMonitor) {
         while let event = try? monitor.next(timeout: .zero) {
+            if event.event.contains(.accepted) {
+                guard !handshakeGate.accept(now: .now) else { continue }
+                // The event's value is the new connection's fd; libzmq's I/O thread sees it close.
+                _ = shutdown(Int32(bitPattern: event.value), Int32(SHUT_RDWR))
+                log.limited("handshake-limit", "\(handshakeGate.limit) connections are already in their handshake " +
+                            "(limits.max_unauthenticated_connections); dropped a new one on \(event.endpoint)")
+                continue
+            }
+            handshakeGate.resolved()
+            guard !event.event.contains(.handshakeSucceeded), !event.event.contains(.handshakeFailedAuth) else { continue }
             let kind = event.event.contains(.handshakeFailedProtocol) ? "protocol" : "no_detail"
             handshakeFailures[kind, default: 0] += 1
             log.limited("handshake-\(kind)", "handshake failed (\(kind.replacingOccurrences(of: "_", with: " "))) on \(event.endpoint)")
@@ -103,6 +124,7 @@ extension Learner {
         }
         broker.forgetWorkers { !new.admits(name: $0, role: .rewardWorker) }
         rebindEndpoints()
+        handshakeGate.reset()
     }
 
     /// Unbinds and binds again each endpoint at its resolved address, closing every connection.

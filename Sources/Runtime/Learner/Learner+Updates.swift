@@ -152,6 +152,7 @@ extension Learner {
         if let zap { for (name, value) in zap.snapshot.metrics { numbers[name] = value } }
         for kind in ["protocol", "no_detail"] { numbers["handshake_failed_\(kind)"] = Double(handshakeFailures[kind] ?? 0) }
         for limit in ["rate", "max_actors"] { numbers["hello_refused_\(limit)"] = Double(hellosRefused[limit] ?? 0) }
+        numbers["unauthenticated_refused"] = Double(handshakeGate.refused)
         let b = broker.counters
         numbers["reward_workers_refused"] = Double(b.workersRefused)
         numbers["reward_requests"] = Double(b.requests)

@@ -58,10 +58,14 @@ public final class Learner {
     var monitors: [ZMQMonitor] = []
     /// Failed handshakes seen by the monitors, by kind.
     var handshakeFailures: [String: Int] = [:]
+    /// Connections in their handshake, bounded by `limits.max_unauthenticated_connections`.
+    var handshakeGate: HandshakeGate
     /// HELLOs handled in the current one-second window (`limits.max_hellos_per_second`).
     var helloWindow: (start: ContinuousClock.Instant, count: Int) = (.now, 0)
     /// HELLOs refused by a limit, by limit (`rate`, `max_actors`).
     var hellosRefused: [String: Int] = [:]
+    /// When free malloc pages were last given back (`MemoryTrim`).
+    private var lastMemoryTrim = ContinuousClock.now
     private let stopRequested = ManagedFlag()
     /// The endpoints as bound, with `*` ports resolved (e.g. `tcp://127.0.0.1:*` → the port
     /// the system chose), for peers started after the learner.
@@ -91,10 +95,11 @@ public final class Learner {
 
     /// Sets the learner up: restores the newest checkpoint when `resume` is set and one exists,
     /// binds the endpoints and starts the update thread. `parentPID`: exit when that process
-    /// (the supervisor) dies.
-    public init(config: RunConfig, model: PolicyLearner, resume: Bool, parentPID: Int32? = nil) throws {
+    /// (the supervisor) dies. `ioThreads`: libzmq I/O threads (default `ioThreads(curve:)`).
+    public init(config: RunConfig, model: PolicyLearner, resume: Bool, parentPID: Int32? = nil, ioThreads: Int? = nil) throws {
         self.config = config
         self.parentPID = parentPID
+        handshakeGate = HandshakeGate(limit: config.limits.maxUnauthenticatedConnections, timeout: config.handshakeLimit)
         spec = model.trajectorySpec
         imageRenderer = model as? FinalImageRendering
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
@@ -126,7 +131,7 @@ public final class Learner {
 
         let learnerCurve = try Self.checkedSecurity(config, log: log)
         allowlist = learnerCurve?.allowlist
-        context = try ZMQContext()
+        context = try ZMQContext(ioThreads: ioThreads ?? Self.ioThreads(curve: learnerCurve != nil))
         if let curve = learnerCurve {
             // Before any CURVE socket binds: without a handler libzmq admits every key.
             let handler = ZAPHandler(context: context, allowlist: curve.allowlist, log: log)
@@ -146,7 +151,8 @@ public final class Learner {
         backend = try EnvelopeSocket(context, .router, bind: e.rewardBackend, sender: "learner",
                                      curve: side(.rewardBackend), handshakeLimit: limit)
         monitors = try [control, publisher, frontend, backend].map { socket throws(ZMQError) in
-            try ZMQMonitor(socket.socket, events: [.handshakeFailedProtocol, .handshakeFailedNoDetail])
+            try ZMQMonitor(socket.socket, events: [.accepted, .handshakeSucceeded, .handshakeFailedProtocol,
+                                                   .handshakeFailedAuth, .handshakeFailedNoDetail])
         }
         let wakeEndpoint = "inproc://learner-wake-\(UInt64.random(in: .min ... .max))"
         var bound = RunConfig.Endpoints()
@@ -265,6 +271,10 @@ public final class Learner {
             }
         }
         broker.tick(now: now)
+        if now - lastMemoryTrim >= MemoryTrim.interval {
+            MemoryTrim.run()
+            lastMemoryTrim = now
+        }
         if phase == .running {
             if StopSignal.requested { beginTermination(reason: "signal", now: now) }
             else if stopRequested.isSet { beginTermination(reason: "stop requested", now: now) }

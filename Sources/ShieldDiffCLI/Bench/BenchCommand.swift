@@ -130,6 +130,17 @@ struct BenchTransport: ParsableCommand {
     @Option(help: "Ingest rounds per security mode, interleaved; the best of each is shown (the machine is shared).")
     var rounds = 3
 
+    @Option(help: "Learner I/O thread counts to run CURVE ingest with, comma-separated (default: the learner's own choice).")
+    var curveIoThreads = ""
+
+    /// `--curve-io-threads` as counts (`[nil]`: the learner's own choice); nil if malformed.
+    private var curveIOThreads: [Int?]? {
+        if curveIoThreads.isEmpty { return [nil] }
+        let counts = curveIoThreads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 16 }) else { return nil }
+        return counts
+    }
+
     func validate() throws {
         guard actors >= 1, trajectories >= 1, (1...1000).contains(steps), latentSize >= 1, window >= 1, seconds > 0 else {
             throw ValidationError("--actors, --trajectories, --latent-size, --window must be ≥ 1, --steps in 1...1000, --seconds > 0")
@@ -139,27 +150,34 @@ struct BenchTransport: ParsableCommand {
         }
         guard ["none", "curve", "both"].contains(security) else { throw ValidationError("--security: expected none, curve or both") }
         guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1") }
+        guard curveIOThreads != nil else { throw ValidationError("--curve-io-threads: expected counts in 1...16 separated by commas, got '\(curveIoThreads)'") }
     }
 
     func run() throws {
         printKernelHeader()
         let modes = security == "both" ? [false, true] : [security == "curve"]
-        var best: [BenchmarkFigure?] = modes.map { _ in nil }
+        let ingestModes = modes.flatMap { curve -> [(curve: Bool, ioThreads: Int?)] in
+            curve ? (curveIOThreads ?? [nil]).map { (curve: true, ioThreads: $0) } : [(curve: false, ioThreads: nil)]
+        }
+        var best: [BenchmarkFigure?] = ingestModes.map { _ in nil }
         for _ in 0..<rounds {
-            for (index, curve) in modes.enumerated() {
+            for (index, mode) in ingestModes.enumerated() {
                 let figure = try ingestBenchmark(actors: actors, trajectories: trajectories, steps: steps, latentSize: latentSize,
-                                                 window: window, seconds: seconds, curve: curve)
+                                                 window: window, seconds: seconds, curve: mode.curve, learnerIOThreads: mode.ioThreads)
                 if figure.value > best[index]?.value ?? -1 { best[index] = figure }
             }
         }
-        var figures = best.map { $0! }
+        let ingest = best.map { $0! }
+        var figures = ingest
         for curve in modes {
             figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
                                               interval: .milliseconds(100), curve: curve)
         }
         printTable(figures, reference: nil)
         if modes.count == 2 {
-            print(String(format: "CURVE ingest cost: %.1f%% of the plaintext rate", 100 * (1 - figures[1].value / figures[0].value)))
+            for figure in ingest.dropFirst() {
+                print(String(format: "CURVE ingest cost: %.1f%% of the plaintext rate", 100 * (1 - figure.value / ingest[0].value)) + " (\(figure.name))")
+            }
         }
     }
 }

@@ -72,10 +72,12 @@ private func benchConfig(steps: Int, latentSize: Int) throws -> RunConfig {
 /// actors (threads with real DEALER sockets, each sending one pre-encoded, valid batch of
 /// `trajectories` × (steps+1) × latentSize floats again and again, `window` batches in
 /// flight, paced by BATCH_ACKs). The learner validates, acks and buffers each batch; its
-/// update only returns, so ingest is the limit.
+/// update only returns, so ingest is the limit. Each replay actor has its own ZMQ context (its
+/// own I/O thread), as real actors are separate processes.
 /// `curve`: every connection CURVE-authenticated and encrypted (throwaway keys).
+/// `learnerIOThreads`: the learner's libzmq I/O threads (nil: `Learner.ioThreads(curve:)`).
 func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int, window: Int,
-                     seconds: Double, curve: Bool) throws -> BenchmarkFigure {
+                     seconds: Double, curve: Bool, learnerIOThreads: Int? = nil) throws -> BenchmarkFigure {
     var config = try benchConfig(steps: steps, latentSize: latentSize)
     for override in ["trajectories_per_update=\(trajectories)", "max_buffered_trajectories=\(trajectories * actors * (window + 2))",
                      "max_in_flight_batches=\(window)"] { try config.apply(override: override) }
@@ -86,7 +88,8 @@ func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int
     let peerKeys = Handoff(keys?.identities ?? [:])
     let model = BenchLearner(steps: steps, latentSize: latentSize, floats: 1024, updateTime: .zero, clock: nil)
     let timesteps = model.trajectorySpec.timesteps
-    let learner = try Learner(config: config, model: model, resume: false)
+    let ioThreads = learnerIOThreads ?? Learner.ioThreads(curve: curve)
+    let learner = try Learner(config: config, model: model, resume: false, ioThreads: ioThreads)
     let endpoint = learner.boundEndpoints.control
     let learnerBox = Handoff(learner)
     let learnerDone = spawnThread("bench-learner") { try? learnerBox.value.run() }
@@ -99,7 +102,6 @@ func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int
                    logProbs: (0..<steps).map { _ in -1 }, reward: 0.5, alignment: 0.5, unsafeProbability: 0.1)
     })
     let bytes = Handoff(try Envelope(sender: "replay", sequence: 1, payload: .trajectoryBatch(batch)).encoded())
-    let context = Handoff(try ZMQContext())
     let digest = config.configDigest
     let counts = Counter()
     let start = ContinuousClock.now, warmup = Duration.milliseconds(500)
@@ -107,7 +109,9 @@ func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int
     let replays = (0..<actors).map { index in
         spawnThread("replay-\(index)") {
             do {
-                let socket = try ZMQSocket(context.value, type: .dealer)
+                let context = try ZMQContext()
+                defer { try? context.close() }
+                let socket = try ZMQSocket(context, type: .dealer)
                 try socket.setOption(.linger, .zero)
                 if let learnerKey, let identity = peerKeys.value["replay-\(index)"] {
                     try socket.setOption(.curveServerKey, learnerKey)
@@ -144,10 +148,9 @@ func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int
     for done in replays { done.wait() }
     learner.stop()
     learnerDone.wait()
-    try? context.value.close()
     try? FileManager.default.removeItem(atPath: config.runDir)
     let accepted = Double(counts.total)
-    return BenchmarkFigure(name: "[\(securityLabel(keys))] ingest: \(actors) replay actors → learner, tcp loopback, batches of \(trajectories)×(\(steps + 1)×\(latentSize))",
+    return BenchmarkFigure(name: "[\(securityLabel(keys))] ingest: \(actors) replay actors → learner (\(ioThreads) I/O thread\(ioThreads == 1 ? "" : "s")), tcp loopback, batches of \(trajectories)×(\(steps + 1)×\(latentSize))",
                            value: accepted / seconds, unit: "traj/s", seconds: seconds / max(accepted, 1))
 }
 
