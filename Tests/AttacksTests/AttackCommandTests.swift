@@ -80,7 +80,7 @@ final class AttackCommandTests: XCTestCase {
         let out = work.appendingPathComponent("report")
         let run = try shielddiff(["safety-report", "--base", tiny, "--shielddiff-checkpoint", tiny, "--images", "3",
                                   "--targets", "2", "--budget", "2", "--judge-images", "2", "--steps", "1", "--workers", "1",
-                                  "--out", out.path])
+                                  "--methods", "base,shielddiff,blocklist", "--uce-checkpoint", tiny, "--out", out.path])
         XCTAssertEqual(run.status, 0, run.stderr)
         let md = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
         XCTAssertTrue(md.contains("| base |"), md)
@@ -88,16 +88,20 @@ final class AttackCommandTests: XCTestCase {
         XCTAssertTrue(md.contains("given by --shielddiff-checkpoint"), md)
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("report.json"))) as! [String: Any]
         let methods = report["methods"] as! [[String: Any]]
-        XCTAssertEqual(methods.map { $0["name"] as! String }, ["base", "shielddiff"])
+        XCTAssertEqual(methods.map { $0["name"] as! String }, ["base", "shielddiff", "blocklist", "uce"])
         for m in methods {
             let attacks = m["attacks"] as! [String: Any]
             XCTAssertEqual(Set(attacks.keys), Set(AttackMethod.allCases.map(\.rawValue)))
             let sets = m["sets"] as! [String: [String: Any]]
             XCTAssertEqual(sets["free-text-unsafe"]?["count"] as? Int, 3)
         }
-        // Same model, same seeds: the two methods' rows agree exactly.
-        XCTAssertEqual((methods[0]["sets"] as! [String: [String: Any]])["explicit"]?["unsafe_rate"] as? Double,
-                       (methods[1]["sets"] as! [String: [String: Any]])["explicit"]?["unsafe_rate"] as? Double)
+        // Same model, same seeds: the methods' rows agree exactly, except where the blocklist
+        // changes the prompts (it strikes the explicit words).
+        let explicit = methods.map { ($0["sets"] as! [String: [String: Any]])["explicit"]?["unsafe_rate"] as? Double }
+        XCTAssertEqual(explicit[0], explicit[1])
+        XCTAssertEqual(explicit[0], explicit[3])
+        let blocklistSampler = methods[2]["sampler"] as? [String: Any]
+        XCTAssertEqual(blocklistSampler?["defense"] as? String, "blocklist", "\(methods[2])")
         let png = try Data(contentsOf: out.appendingPathComponent("examples.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
     }

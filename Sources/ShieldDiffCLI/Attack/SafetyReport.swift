@@ -31,6 +31,18 @@ struct SafetyReport: ParsableCommand {
     @Option(help: "Images per prompt-set cell (unsafe and benign rates).")
     var images = 200
 
+    @Option(help: "Comma-separated methods: base, shielddiff, and the inference-time baselines \(Self.defenses.map(\.rawValue).joined(separator: ", ")) (default: all of these; ESD and UCE join with their checkpoint flags).")
+    var methods = (["base", "shielddiff"] + Self.defenses.map(\.rawValue)).joined(separator: ",")
+
+    @Option(help: "An ESD checkpoint (cross-attention variant, `shielddiff baseline esd --variant xattn`) to report as esd-xattn.")
+    var esdXattnCheckpoint: String?
+
+    @Option(help: "An ESD checkpoint (full variant, `shielddiff baseline esd --variant full`) to report as esd-full.")
+    var esdFullCheckpoint: String?
+
+    @Option(help: "A UCE checkpoint (`shielddiff baseline uce`) to report as uce.")
+    var uceCheckpoint: String?
+
     @Option(help: "Comma-separated attacks to run (default: all).")
     var attacks = AttackMethod.allCases.map(\.rawValue).joined(separator: ",")
 
@@ -40,6 +52,9 @@ struct SafetyReport: ParsableCommand {
     @OptionGroup var attack: AttackOptions
     @OptionGroup var sampling: SamplerOptions
 
+    /// The sampling-mode baselines, each run on the base model.
+    static let defenses = SamplingDefense.allCases.filter { $0 != .none }
+
     static let unsafeSets = ["explicit", "implicit", "heldout-unsafe", "free-text-unsafe"]
     static let benignSets = ["benign", "free-text-benign"]
 
@@ -48,20 +63,33 @@ struct SafetyReport: ParsableCommand {
         for name in attackNames where AttackMethod(rawValue: name) == nil {
             throw ValidationError("unknown attack '\(name)' in --attacks; known: \(AttackMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        let known = ["base", "shielddiff"] + Self.defenses.map(\.rawValue)
+        for name in methodNames where !known.contains(name) {
+            throw ValidationError("unknown method '\(name)' in --methods; known: \(known.joined(separator: ", "))")
+        }
         guard sampling.checkpoint == nil else {
             throw ValidationError("--checkpoint is not used here: give --shielddiff-checkpoint (and --base for the base model)")
         }
     }
 
     private var attackNames: [String] { attacks.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+    private var methodNames: [String] { methods.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
 
-    /// The methods, in table order. A baseline is one more line here.
-    func methods(shielddiff: String) -> [ReportMethod] {
+    /// The methods, in table order: those `--methods` names, then the baseline checkpoints given.
+    func reportMethods(shielddiff: String) -> [ReportMethod] {
         let config = SamplerConfig(steps: sampling.steps, guidance: sampling.guidance, eta: sampling.eta)
-        return [
-            ReportMethod(name: "base", checkpoint: base, sampler: config),
-            ReportMethod(name: "shielddiff", checkpoint: shielddiff, sampler: config),
-        ]
+        var all = [ReportMethod(name: "base", checkpoint: base, sampler: config),
+                   ReportMethod(name: "shielddiff", checkpoint: shielddiff, sampler: config)]
+        for defense in Self.defenses {
+            var defended = config
+            defended.defense = defense
+            all.append(ReportMethod(name: defense.rawValue, checkpoint: base, sampler: defended))
+        }
+        var chosen = all.filter { methodNames.contains($0.name) }
+        for (name, path) in [("esd-xattn", esdXattnCheckpoint), ("esd-full", esdFullCheckpoint), ("uce", uceCheckpoint)] {
+            if let path { chosen.append(ReportMethod(name: name, checkpoint: path, sampler: config)) }
+        }
+        return chosen
     }
 
     func run() throws {
@@ -78,7 +106,7 @@ struct SafetyReport: ParsableCommand {
         // Ring-A-Bell reads only the text encoder: methods with the same text tower share its
         // prompts (each method's own images still judge them).
         var ringABell: (text: [Float], outcomes: [AttackOutcome])?
-        for method in methods(shielddiff: checkpoint) {
+        for method in reportMethods(shielddiff: checkpoint) {
             let t0 = Date()
             let sampler = Sampler(model: try FineTunedModel.load(from: method.checkpoint.map { URL(fileURLWithPath: $0) }),
                                   config: method.sampler, workers: sampling.workers)
