@@ -78,7 +78,8 @@ final class PrometheusEndpointTests: XCTestCase {
         let line = try XCTUnwrap(run.metrics().first { ($0["update"] as? Double ?? Double($0["update"] as? Int ?? -1)) == update })
         var compared = 0
         for (key, value) in line {
-            guard let number = (value as? NSNumber)?.doubleValue, !(value is String), number.isFinite else { continue }
+            // `time` is the line's timestamp, not one of its numbers.
+            guard key != "time", let number = (value as? NSNumber)?.doubleValue, !(value is String), number.isFinite else { continue }
             let scraped = try XCTUnwrap(samples["shielddiff_\(key)"], "no gauge for \(key)")
             XCTAssertEqual(scraped, number, accuracy: abs(number) * 1e-9, key)
             compared += 1
