@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries: one thin target each.
@@ -46,6 +48,8 @@ let package = Package(
         .target(name: "Diffusion", dependencies: ["Numerics"]),
         // TensorBoard event files (TFRecord framing around protobuf-c Events) for the learner.
         .target(name: "TensorBoard", dependencies: ["CShieldProto", "Wire"]),
+        // ONNX export of the reward's models (proto/onnx.proto through protobuf-c).
+        .target(name: "ONNX", dependencies: ["CShieldProto", "Models", "Numerics", "World"]),
         // DDPO learning math: LoRA-trained denoiser, per-prompt advantages, PPO-clip over steps.
         .target(name: "RL", dependencies: ["Numerics", "Diffusion"]),
         // The world's models (mini-CLIP, unsafe detector, denoiser) and their shipped weights.
@@ -58,7 +62,9 @@ let package = Package(
         .target(
             name: "Runtime",
             dependencies: ["ZMQ", "Wire", "Numerics", "World", "Checkpoint", "TensorBoard",
-                           .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log")]
+                           .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                           .product(name: "CoreMetrics", package: "swift-metrics"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         // The attacks on a defended model (issue 13): black box, genetic, white box, injection.
         .target(name: "Attacks", dependencies: ["Models", "World", "Numerics", "Diffusion"]),
@@ -72,7 +78,7 @@ let package = Package(
             name: "ShieldDiffCLI",
             dependencies: [
                 "ZMQ", "Wire", "Numerics", "Checkpoint", "World", "Diffusion", "Models", "RL", "Runtime", "FineTuning",
-                "Attacks", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Attacks", "ONNX", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
@@ -90,6 +96,7 @@ let package = Package(
                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Models", "World", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "CShieldProto"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Models", "Numerics", "World"]),
         .testTarget(name: "FineTuningTests",
                     dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World"]),
     ]

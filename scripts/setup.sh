@@ -12,6 +12,8 @@ python3 -m pip --version >/dev/null 2>&1 || debian_packages+=(python3-pip)
 # grpcio-tools is pinned: its protoc's output is committed (proto/python, scripts/check-proto-python.sh).
 # kubernetes-validate checks cluster/k8s against its bundled API schemas (offline).
 python_packages=(safetensors numpy tensorboard pyzmq grpcio-tools==1.85.1 kubernetes-validate)
+# The ONNX export's check and the Python reward worker on real models (nudenet ships its weights).
+python_packages+=(onnxruntime nudenet prometheus_client)
 
 missing=()
 for p in "${debian_packages[@]}"; do
@@ -25,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import safetensors, numpy, tensorboard, zmq, grpc_tools, kubernetes_validate' 2>/dev/null \
+if ! python3 -c 'import safetensors, numpy, tensorboard, zmq, grpc_tools, kubernetes_validate, onnxruntime, nudenet, prometheus_client' 2>/dev/null \
         || [ "$(python3 -m pip show grpcio-tools 2>/dev/null | sed -n 's/^Version: //p')" != 1.85.1 ]; then
     echo "setup: installing Python packages: ${python_packages[*]}"
     python3 -m pip install -q --disable-pip-version-check "${python_packages[@]}" \

@@ -8,7 +8,7 @@ struct ShieldDiff: ParsableCommand {
         abstract: "Distributed RL fine-tuning that removes an unsafe concept from a text-to-image diffusion model.",
         subcommands: [TrainCommand.self, LearnerCommand.self, ActorCommand.self, RewardWorkerCommand.self,
                       ConfigCommand.self, Keys.self, Pretrain.self, Sample.self, Eval.self, Compare.self, Attack.self, SafetyReport.self, Baseline.self, Bench.self,
-                      Kernels.self]
+                      Kernels.self, Export.self]
     )
 
     /// Every command runs on the best OpenBLAS kernel the CPU supports: the process

@@ -91,6 +91,48 @@ final class TrainProcessTests: XCTestCase {
         }
     }
 
+    /// The same fine-tuning with the Python ONNX worker (scripts/python_reward_worker.py on the
+    /// models `shielddiff export onnx` writes) as `train`'s only reward worker: it is welcomed,
+    /// scores every update, and its rewards lower the checkpoint's unsafe rate as the Swift
+    /// worker's do (base model: 84% on train-unsafe at 4 steps).
+    func testFineTuningWithThePythonONNXRewardWorker() throws {
+        let folder = URL(fileURLWithPath: "/tmp/sd-py-\(getpid())-\(UInt16.random(in: .min ... .max))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
+        let models = folder.appendingPathComponent("onnx")
+        let export = try run("export", ["export", "onnx", "--out", models.path], in: folder)
+        XCTAssertEqual(wait(export, timeout: 120), 0, log("export", in: folder))
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let worker = "python3 \(root.path)/scripts/python_reward_worker.py --models \(models.path)"
+        let settings = [
+            "model=diffusion", "run_dir=\(folder.path)/run", "hyperparameters.steps=\(steps)", "hyperparameters.lr=3e-4",
+            "trajectories_per_batch=8", "trajectories_per_update=16", "max_buffered_trajectories=32",
+            "updates=40", "stop_unsafe_rate=0.25", "stop_window=3", "actors=2", "reward_workers=1",
+            "reward_worker_command=\(worker)",
+            "checkpoint_every=5", "heartbeat_interval_ms=250", "reconnect_delay_ms=200", "shutdown_timeout_ms=5000",
+            "endpoints.control=ipc://\(folder.path)/control.sock", "endpoints.weights=ipc://\(folder.path)/weights.sock",
+            "endpoints.reward_frontend=ipc://\(folder.path)/frontend.sock",
+            "endpoints.reward_backend=ipc://\(folder.path)/backend.sock",
+        ]
+        let train = try run("train", ["train"] + settings.flatMap { ["--set", $0] }, in: folder)
+        let status = wait(train, timeout: 900)
+        let trainLog = log("train", in: folder)
+        XCTAssertEqual(status, 0, "train did not exit cleanly:\n" + trainLog)
+        guard status == 0 else { return }
+        // The Python worker logs "[HH:MM:SS reward-0]", the Swift one "[HH:MM:SS.mmm reward-0]".
+        XCTAssertNotNil(trainLog.range(of: #"\[\d\d:\d\d:\d\d reward-0\] welcomed by run"#, options: .regularExpression),
+                        "the Python worker never joined:\n" + trainLog)
+        XCTAssertNil(trainLog.range(of: #"\.\d\d\d reward-0\]"#, options: .regularExpression), "a Swift worker ran:\n" + trainLog)
+        XCTAssertTrue(trainLog.contains("ending the run (unsafe share"), trainLog)
+
+        let checkpoints = folder.appendingPathComponent("run/checkpoints")
+        let newest = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: checkpoints.path)
+            .filter { $0.hasPrefix("checkpoint-v") && $0.hasSuffix(".safetensors") }.max(), "no checkpoint written")
+        let tuned = try evaluate("eval-tuned", ["--checkpoint", checkpoints.appendingPathComponent(newest).path],
+                                 ["--count", count, "--steps", steps, "--workers", "2"], in: folder)
+        XCTAssertLessThanOrEqual(try XCTUnwrap(tuned["unsafe_rate"] as? Double), 0.44, "\(tuned)")
+    }
+
     /// `shielddiff eval` on train-unsafe (of `checkpoint` arguments, or the base model); its JSON row.
     private func evaluate(_ name: String, _ checkpoint: [String], _ sampling: [String], in folder: URL) throws -> [String: Any] {
         let json = folder.appendingPathComponent("\(name).json")

@@ -12,7 +12,7 @@ final class ConfigTests: XCTestCase {
         ("model", "test-linear"), ("run_id", "run-7"), ("run_dir", "/tmp/r7"), ("checkpoint_dir", "/tmp/c7"),
         ("metrics_file", "/tmp/m7.jsonl"), ("endpoints.control", "tcp://127.0.0.1:6001"),
         ("endpoints.weights", "tcp://127.0.0.1:6002"), ("endpoints.reward_frontend", "ipc:///tmp/f7.sock"),
-        ("endpoints.reward_backend", "inproc://b7"), ("actors", "3"), ("reward_workers", "0"), ("prompt_set", "benign,implicit"),
+        ("endpoints.reward_backend", "inproc://b7"), ("actors", "3"), ("reward_workers", "0"), ("reward_worker_command", "python3 w.py"), ("prompt_set", "benign,implicit"),
         ("trajectories_per_batch", "5"), ("trajectories_per_update", "6"), ("max_buffered_trajectories", "7"),
         ("seed", "18446744073709551615"), ("max_policy_lag", "9"), ("max_in_flight_batches", "10"),
         ("heartbeat_interval_ms", "11"), ("liveness", "12"), ("reconnect_delay_ms", "13"), ("reconnect_delay_max_ms", "14"),
@@ -26,7 +26,7 @@ final class ConfigTests: XCTestCase {
         ("hyperparameters.timestep_fraction", "0.36"), ("hyperparameters.guidance", "3.7"), ("hyperparameters.steps", "38"),
         ("hyperparameters.eta", "0.39"), ("hyperparameters.w_align", "-4.0"), ("hyperparameters.w_unsafe", "4.1"),
         ("hyperparameters.lora_rank", "42"), ("hyperparameters.latent_size", "43"), ("checkpoint_seconds", "44.5"),
-        ("tensorboard_image_every", "45"), ("hyperparameters.anchor_weight", "0.46"), ("hyperparameters.anchor_batch", "47"),
+        ("tensorboard_image_every", "45"), ("metrics_port", "9464"), ("metrics_address", "0.0.0.0"), ("hyperparameters.anchor_weight", "0.46"), ("hyperparameters.anchor_batch", "47"),
         ("hyperparameters.learner_threads", "48"), ("security.mode", "curve"), ("security.key", "/tmp/k7.key"),
         ("security.learner_public_key", "/tmp/l7.pub"), ("security.allowlist", "/tmp/a7"), ("limits.max_actors", "49"),
         ("limits.max_reward_workers", "50"), ("limits.max_hellos_per_second", "51"), ("limits.handshake_timeout_ms", "52"),
@@ -45,7 +45,7 @@ final class ConfigTests: XCTestCase {
         check(c.endpoints.weights, "tcp://127.0.0.1:6002", "endpoints.weights")
         check(c.endpoints.rewardFrontend, "ipc:///tmp/f7.sock", "endpoints.reward_frontend")
         check(c.endpoints.rewardBackend, "inproc://b7", "endpoints.reward_backend")
-        check(c.actors, 3, "actors"); check(c.rewardWorkers, 0, "reward_workers"); check(c.promptSet, "benign,implicit", "prompt_set")
+        check(c.actors, 3, "actors"); check(c.rewardWorkers, 0, "reward_workers"); check(c.rewardWorkerCommand, "python3 w.py", "reward_worker_command"); check(c.promptSet, "benign,implicit", "prompt_set")
         check(c.trajectoriesPerBatch, 5, "trajectories_per_batch"); check(c.trajectoriesPerUpdate, 6, "trajectories_per_update")
         check(c.maxBufferedTrajectories, 7, "max_buffered_trajectories"); check(c.seed, UInt64.max, "seed")
         check(c.maxPolicyLag, 9, "max_policy_lag"); check(c.maxInFlightBatches, 10, "max_in_flight_batches")
@@ -66,6 +66,7 @@ final class ConfigTests: XCTestCase {
         check(h.eta, 0.39, "eta"); check(h.wAlign, -4.0, "w_align"); check(h.wUnsafe, 4.1, "w_unsafe")
         check(h.loraRank, 42, "lora_rank"); check(h.latentSize, 43, "latent_size")
         check(c.checkpointSeconds, 44.5, "checkpoint_seconds"); check(c.tensorboardImageEvery, 45, "tensorboard_image_every")
+        check(c.metricsPort, 9464, "metrics_port"); check(c.metricsAddress, "0.0.0.0", "metrics_address")
         check(h.anchorWeight, 0.46, "anchor_weight"); check(h.anchorBatch, 47, "anchor_batch")
         check(h.learnerThreads, 48, "learner_threads")
         check(c.security.mode, "curve", "security.mode"); check(c.security.key, "/tmp/k7.key", "security.key")

@@ -117,6 +117,68 @@ final class PythonWorkerTests: XCTestCase {
         XCTAssertTrue(run.log("py-reward-0").contains("TERMINATE (run ends): acknowledged, exiting"), run.log("py-reward-0"))
     }
 
+    /// scripts/python_reward_worker.py in NudeNet mode (PyPI nudenet's own ONNX detector, no
+    /// mini-CLIP: alignment 0, reward −unsafe) as the only reward worker: it starts, scores, is
+    /// killed and restarted, and training goes on. Its scores on this world's images mean nothing.
+    func testNudeNetWorkerScoresAndSurvivesARestart() throws {
+        try Python.run("""
+            import sys
+            try:
+                import nudenet, cv2, onnxruntime
+            except ImportError as e:
+                sys.exit(f"Python package {e.name!r} is missing: scripts/setup.sh installs nudenet and onnxruntime")
+            """)
+        let script = Python.root.appendingPathComponent("scripts/python_reward_worker.py").path
+        run = try RunHarness("pynude")
+        // NudeNet takes tens of ms per image: small updates keep the test short.
+        let config = try run.writeConfig("updates: 0\nactors: 1\ntrajectories_per_batch: 4\ntrajectories_per_update: 8\n")
+        let anyPort = ["control", "weights", "reward_frontend", "reward_backend"].enumerated()
+            .flatMap { ["--set", "endpoints.\($0.element)=tcp://127.0.0.\($0.offset + 1):*"] }
+        try run.startRole("learner", "learner", config: config, anyPort)
+        run.waitUntil("the learner binds") { run.log("learner").contains(" / tcp://") }
+        let bound = try XCTUnwrap(Self.boundEndpoints(in: run.log("learner")), run.log("learner"))
+        try run.startRole("actor-0", "actor", config: config,
+                          ["--instance", "actor-0", "--set", "endpoints.control=\(bound.control)",
+                           "--set", "endpoints.weights=\(bound.weights)", "--set", "endpoints.reward_frontend=\(bound.frontend)",
+                           "--set", "endpoints.reward_backend=\(bound.backend)"])
+        let arguments = ["--detector", "nudenet"] + workerArguments(bound.backend)
+        try run.startPython("py-reward-0", script, arguments)
+        run.waitUntil("updates rewarded by NudeNet", timeout: .seconds(120)) {
+            run.latestVersion() >= 3 && run.metrics().contains { $0["live_reward_workers"] as? Int == 1 }
+        }
+
+        let context = try ZMQContext()
+        defer { try? context.close() }
+        let actor = try RawPeer(context, .dealer, connect: bound.frontend)
+        defer { try? actor.socket.close() }
+        let (images, prompts) = sampleImages(6, seed: 78)
+        try actor.send(.rewardRequest(RewardRequest(requestID: 4343, images: images, prompts: prompts)), sender: "test-actor")
+        let reply = try actor.receive(timeout: .seconds(60)) { if case .rewardResult = $0 { return true } else { return false } }
+        guard case let .rewardResult(result) = reply.envelope.payload else { return XCTFail("\(reply.envelope)") }
+        XCTAssertEqual(result.requestID, 4343)
+        XCTAssertEqual(result.unsafe.count, 6)
+        for (i, u) in result.unsafe.enumerated() {
+            XCTAssertTrue((0...1).contains(u), "unsafe \(i) = \(u)")
+            XCTAssertEqual(result.alignment[i], 0)
+            XCTAssertEqual(result.rewards[i], -u, accuracy: 1e-6)
+        }
+
+        run.signal("py-reward-0", SIGKILL)
+        XCTAssertNotNil(run.waitForExit(run.processes["py-reward-0"]!))
+        run.waitUntil("the broker forgets the killed worker") {
+            run.log("learner").range(of: "reward worker py-reward-0 gone \\((silent|unreachable)", options: .regularExpression) != nil
+        }
+        let before = run.latestVersion()
+        try run.startPython("py-reward-0", script, arguments)
+        run.waitUntil("the restarted NudeNet worker joins and updates go on", timeout: .seconds(120)) {
+            run.log("learner").components(separatedBy: "reward worker py-reward-0 (pid").count == 3
+                && run.latestVersion() >= before + 2
+        }
+        run.signal("learner", SIGTERM)
+        XCTAssertEqual(run.waitForExit(run.processes["learner"]!), 0, run.allLogs())
+        XCTAssertEqual(run.waitForExit(run.processes["py-reward-0"]!), 0, run.log("py-reward-0"))
+    }
+
     /// This test is the broker: every rule of PROTOCOL.md §5.2, §6 and §8 the worker must keep.
     func testPythonWorkerKeepsTheProtocol() throws {
         run = try RunHarness("pyproto")

@@ -21,6 +21,8 @@ extension RunConfig {
             fields.append(.string("endpoints.reward_backend", \.endpoints.rewardBackend, "broker ROUTER for reward workers", check: endpointProblem))
             fields.append(.int("actors", \.actors, "actor processes `train` starts", atLeast1))
             fields.append(.int("reward_workers", \.rewardWorkers, "reward-worker processes `train` starts; 0 = actors score in-process", atLeast0))
+            fields.append(.string("reward_worker_command", \.rewardWorkerCommand,
+                                  "command `train` runs as each reward worker instead of `shielddiff reward-worker` (gets --endpoint --instance --credit --parent-pid); empty = ours"))
             fields.append(.string("prompt_set", \.promptSet,
                                   "world prompt set(s) the actors draw from, comma-separated for their union (\(promptSets.joined(separator: ", ")))",
                                   check: { RunConfig.promptSetProblem($0) }))
@@ -47,6 +49,8 @@ extension RunConfig {
                                   "also checkpoint after an update once this many seconds passed since the last checkpoint (0 = off)", atLeast0))
             fields.append(.int("tensorboard_image_every", \.tensorboardImageEvery,
                                "TensorBoard grid of the trained batch's final images every K updates; 0 = none", atLeast0))
+            fields.append(.int("metrics_port", \.metricsPort, "learner HTTP port serving Prometheus /metrics; 0 = off", 0...65535))
+            fields.append(.string("metrics_address", \.metricsAddress, "IPv4 address the /metrics port listens on"))
             fields.append(.int("restart_delay_ms", \.restartDelayMs, "supervisor: first restart delay of a dead child (ms), doubling", atLeast1))
             fields.append(.int("restart_delay_max_ms", \.restartDelayMaxMs, "supervisor: largest restart delay (ms)", atLeast1))
             fields.append(.int("shutdown_timeout_ms", \.shutdownTimeoutMs, "grace for TERMINATE acknowledgements (ms)", atLeast1))

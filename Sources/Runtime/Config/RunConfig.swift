@@ -137,6 +137,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var actors = 2
     /// Reward-worker processes the supervisor starts; 0 = actors score in-process.
     public var rewardWorkers = 1
+    /// A reward worker of your own for `train` to start instead of `shielddiff reward-worker`:
+    /// a command line split on whitespace (run through /usr/bin/env), given `--endpoint`,
+    /// `--instance`, `--credit` and `--parent-pid` (proto/python's worker flags). Empty = ours.
+    public var rewardWorkerCommand = ""
     /// World prompt set(s) the actors draw prompts from; comma-separated names draw from
     /// their union (e.g. "train-unsafe,benign"); `file:PATH` is a prompt file of free text.
     public var promptSet = "train-unsafe"
@@ -187,6 +191,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// Every K updates the learner adds a grid of the trained batch's final images to its
     /// TensorBoard events; 0 = no images.
     public var tensorboardImageEvery = 10
+    /// Learner HTTP port serving Prometheus's `/metrics` (every metrics-line number as a gauge); 0 = off.
+    public var metricsPort = 0
+    /// IPv4 address the `/metrics` port listens on (plain HTTP: loopback unless scraped from elsewhere).
+    public var metricsAddress = "127.0.0.1"
     /// Supervisor: first restart delay in milliseconds for a child that died (doubles).
     public var restartDelayMs = 500
     /// Supervisor: largest restart delay in milliseconds.

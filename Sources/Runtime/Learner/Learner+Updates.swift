@@ -168,6 +168,7 @@ extension Learner {
         line["lag_histogram"] = Dictionary(uniqueKeysWithValues: lagHistogram.map { (String($0.key), $0.value) })
         line["ingest_lag_histogram"] = Dictionary(uniqueKeysWithValues: stats.ingestLag.map { (String($0.key), $0.value) })
         metrics.write(line)
+        prometheus?.record(numbers)
         do {
             try events.write(scalars: numbers, step: Int64(version - 1), wallTime: time)
             if let grid = sampleGrid(batch) { try events.write(Event(wallTime: time, step: Int64(version - 1), content: grid)) }

@@ -46,6 +46,8 @@ public final class Learner {
     let metrics: MetricsWriter
     /// TensorBoard's copy of every metrics line's numbers, beside the metrics file.
     let events: EventFileWriter
+    /// Prometheus's `/metrics` of the same numbers, when `metrics_port` is set.
+    let prometheus: MetricsEndpoint?
     /// The model's images of trajectories, for TensorBoard's sample grid (if it has any).
     let imageRenderer: FinalImageRendering?
     let checkpoints: CheckpointFolder
@@ -128,6 +130,8 @@ public final class Learner {
         weights = Self.weights(model.trainable, version: version)
         metrics = try MetricsWriter(url: config.resolvedMetricsFile)
         events = try EventFileWriter(directory: config.resolvedMetricsFile.deletingLastPathComponent())
+        prometheus = config.metricsPort > 0 ? try MetricsEndpoint(address: config.metricsAddress, port: config.metricsPort) : nil
+        if prometheus != nil { log.info("Prometheus metrics on http://\(config.metricsAddress):\(config.metricsPort)/metrics") }
 
         let learnerCurve = try Self.checkedSecurity(config, log: log)
         allowlist = learnerCurve?.allowlist

@@ -105,7 +105,14 @@ public final class Supervisor {
         if child.role != .learner { arguments += ["--instance", child.name] }
         if let childKeyFolder { arguments += ["--set", "security.key=\(childKeyFolder)/\(child.name).key"] }
         if child.role == .learner && (resume || child.failures > 0) { arguments.append("--resume") }
-        child.pid = try ChildProcess.spawn(executable, arguments)
+        let command = config.rewardWorkerCommand.split(whereSeparator: \.isWhitespace).map(String.init)
+        if child.role == .rewardWorker && !command.isEmpty {
+            child.pid = try ChildProcess.spawn("/usr/bin/env", command + [
+                "--endpoint", config.endpoints.rewardBackend, "--instance", child.name,
+                "--credit", String(config.rewardWorkerCredit), "--parent-pid", String(getpid())])
+        } else {
+            child.pid = try ChildProcess.spawn(executable, arguments)
+        }
         child.startedAt = .now
         child.restartAt = nil
         children[index] = child
