@@ -4,7 +4,8 @@
 #   scripts/slurm-test.sh           the default fine-tuning: single machine then an sbatch job,
 #                                   back to back; then a job that has reward workers added and
 #                                   removed, a 10 s partition and two node kills, and the
-#                                   ground-truth targets of its checkpoint (20–40 minutes here)
+#                                   ground-truth targets of its checkpoint (about 7 minutes on
+#                                   the quiet 2-core machine, 25–40 under load)
 #   scripts/slurm-test.sh --faults  only the disturbed job and its targets
 #   scripts/slurm-test.sh --smoke   the test policy on 3 nodes over CURVE, reward workers added
 #                                   and removed (about 30 s; scripts/test.sh runs it)

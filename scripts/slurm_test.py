@@ -3,8 +3,8 @@
 
     slurm_test.py full  BIN REPO OUT   the default fine-tuning: single machine, then an undisturbed
                                        sbatch job (back to back), then a job that has reward workers
-                                       added and removed, a 10 s partition, a worker node and the
-                                       learner's node killed; ground-truth targets of its checkpoint
+                                       added and removed, the learner's node and a worker node
+                                       killed, a 10 s partition; ground-truth targets of its checkpoint
     slurm_test.py faults BIN REPO OUT  only the disturbed job and its targets
     slurm_test.py smoke BIN REPO OUT   the test policy on 3 nodes over CURVE, with reward workers
                                        added and removed (part of scripts/test.sh)
