@@ -59,6 +59,21 @@ final class PythonWorkerTests: XCTestCase {
         }
     }
 
+    /// Starts a learner on ports the system picks (on four loopback addresses: the endpoints
+    /// must differ) and one actor connected to them; returns the learner's bound endpoints.
+    private func startLearnerAndActor(config: String) throws -> (control: String, weights: String, frontend: String, backend: String) {
+        let anyPort = ["control", "weights", "reward_frontend", "reward_backend"].enumerated()
+            .flatMap { ["--set", "endpoints.\($0.element)=tcp://127.0.0.\($0.offset + 1):*"] }
+        try run.startRole("learner", "learner", config: config, anyPort)
+        run.waitUntil("the learner binds") { run.log("learner").contains(" / tcp://") }
+        let bound = try XCTUnwrap(Self.boundEndpoints(in: run.log("learner")), run.log("learner"))
+        try run.startRole("actor-0", "actor", config: config,
+                          ["--instance", "actor-0", "--set", "endpoints.control=\(bound.control)",
+                           "--set", "endpoints.weights=\(bound.weights)", "--set", "endpoints.reward_frontend=\(bound.frontend)",
+                           "--set", "endpoints.reward_backend=\(bound.backend)"])
+        return bound
+    }
+
     private func workerArguments(_ endpoint: String, _ extra: [String] = []) -> [String] {
         ["--endpoint", endpoint, "--instance", "py-reward-0", "--parent-pid", String(getpid()),
          "--reconnect-ms", "100", "--reconnect-max-ms", "400"] + extra
@@ -69,16 +84,7 @@ final class PythonWorkerTests: XCTestCase {
     func testLearnerTrainsWithThePythonWorkerAcrossItsRestart() throws {
         run = try RunHarness("pyrun")
         let config = try run.writeConfig("updates: 0\nactors: 1\n")
-        // Ports the system picks (on four loopback addresses: the endpoints must differ).
-        let anyPort = ["control", "weights", "reward_frontend", "reward_backend"].enumerated()
-            .flatMap { ["--set", "endpoints.\($0.element)=tcp://127.0.0.\($0.offset + 1):*"] }
-        try run.startRole("learner", "learner", config: config, anyPort)
-        run.waitUntil("the learner binds") { run.log("learner").contains(" / tcp://") }
-        let bound = try XCTUnwrap(Self.boundEndpoints(in: run.log("learner")), run.log("learner"))
-        try run.startRole("actor-0", "actor", config: config,
-                          ["--instance", "actor-0", "--set", "endpoints.control=\(bound.control)",
-                           "--set", "endpoints.weights=\(bound.weights)", "--set", "endpoints.reward_frontend=\(bound.frontend)",
-                           "--set", "endpoints.reward_backend=\(bound.backend)"])
+        let bound = try startLearnerAndActor(config: config)
         try run.startPython("py-reward-0", "example_reward_worker.py", workerArguments(bound.backend))
         run.waitUntil("updates rewarded by the Python worker") {
             run.latestVersion() >= 4 && run.metrics().contains { $0["live_reward_workers"] as? Int == 1 }
@@ -132,15 +138,7 @@ final class PythonWorkerTests: XCTestCase {
         run = try RunHarness("pynude")
         // NudeNet takes tens of ms per image: small updates keep the test short.
         let config = try run.writeConfig("updates: 0\nactors: 1\ntrajectories_per_batch: 4\ntrajectories_per_update: 8\n")
-        let anyPort = ["control", "weights", "reward_frontend", "reward_backend"].enumerated()
-            .flatMap { ["--set", "endpoints.\($0.element)=tcp://127.0.0.\($0.offset + 1):*"] }
-        try run.startRole("learner", "learner", config: config, anyPort)
-        run.waitUntil("the learner binds") { run.log("learner").contains(" / tcp://") }
-        let bound = try XCTUnwrap(Self.boundEndpoints(in: run.log("learner")), run.log("learner"))
-        try run.startRole("actor-0", "actor", config: config,
-                          ["--instance", "actor-0", "--set", "endpoints.control=\(bound.control)",
-                           "--set", "endpoints.weights=\(bound.weights)", "--set", "endpoints.reward_frontend=\(bound.frontend)",
-                           "--set", "endpoints.reward_backend=\(bound.backend)"])
+        let bound = try startLearnerAndActor(config: config)
         let arguments = ["--detector", "nudenet"] + workerArguments(bound.backend)
         try run.startPython("py-reward-0", script, arguments)
         run.waitUntil("updates rewarded by NudeNet", timeout: .seconds(120)) {
