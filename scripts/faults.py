@@ -288,7 +288,7 @@ def soak(binary, run_dir, minutes, train_args):
             next_record += 60
             records.append(sample_learner(run, now - start))
             r = records[-1]
-            print(f"soak: minute {len(records)}: RSS {r['rss_kib']} KiB (max {r['rss_max_kib']}), fds {r['fds']}, sockets {r['sockets']}, "
+            print(f"soak: minute {len(records)}: RSS {r['rss_kib']} KiB (max {r['rss_max_kib']}, anonymous {r['anon_kib']}), fds {r['fds']}, sockets {r['sockets']}, "
                   f"threads {r['threads']}, {r['updates_per_second']:.1f} updates/s", flush=True)
     stop_everything(run)
     run.poll_log()
@@ -300,14 +300,15 @@ def soak(binary, run_dir, minutes, train_args):
     print(f"- killed process back (kill → welcomed again): {percentile_line(rejoin)}; "
           f"within 5 s: {sum(1 for r in rejoin if r <= 5)}/{len(kills)}")
     print(f"- processes left behind after the end: {len(left)}")
-    print("| minute | learner RSS, median of 5 (KiB) | highest reading (KiB) | fds | sockets | threads | updates/s |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| minute | learner RSS, median of 5 (KiB) | highest reading (KiB) | of it anonymous (KiB) | fds | sockets | threads | updates/s |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for i, r in enumerate(records):
-        print(f"| {i + 1} | {r['rss_kib']} | {r['rss_max_kib']} | {r['fds']} | {r['sockets']} | {r['threads']} | {r['updates_per_second']:.1f} |")
+        print(f"| {i + 1} | {r['rss_kib']} | {r['rss_max_kib']} | {r['anon_kib']} | {r['fds']} | {r['sockets']} | {r['threads']} | {r['updates_per_second']:.1f} |")
     if len(records) >= 2:
         first, last = records[0], records[-1]
         growth = 100 * (last["rss_kib"] - first["rss_kib"]) / max(first["rss_kib"], 1)
-        print(f"- growth after the first minute: RSS {growth:+.1f}%, fds {last['fds'] - first['fds']:+d}, "
+        anon = 100 * (last["anon_kib"] - first["anon_kib"]) / max(first["anon_kib"], 1)
+        print(f"- growth after the first minute: RSS {growth:+.1f}% (anonymous {anon:+.1f}%), fds {last['fds'] - first['fds']:+d}, "
               f"sockets {last['sockets'] - first['sockets']:+d}, threads {last['threads'] - first['threads']:+d}")
         worst = max(range(1, len(records)), key=lambda i: records[i]["rss_kib"])
         print(f"- largest RSS after the first minute: {records[worst]['rss_kib']} KiB at minute {worst + 1} "
@@ -327,20 +328,24 @@ def sample_learner(run, elapsed):
         readings.append(read_process(run.pids.get("learner")))
     now = day_seconds(time.time())
     recent = sum(1 for t, who, msg in run.lines if who == "learner" and now - 60 <= t and re.match(r"update \d+ → v", msg))
-    record = {key: int(statistics.median(r[key] for r in readings)) for key in ("rss_kib", "threads", "fds", "sockets")}
+    record = {key: int(statistics.median(r[key] for r in readings)) for key in ("rss_kib", "anon_kib", "threads", "fds", "sockets")}
     record["rss_max_kib"] = max(r["rss_kib"] for r in readings)
     record["updates_per_second"] = recent / 60
     return record
 
 
 def read_process(pid):
-    """VmRSS (KiB), threads, open fds and sockets of a process; zeros if it is gone."""
-    rss = threads = fds = sockets = 0
+    """VmRSS and its anonymous part RssAnon (KiB), threads, open fds and sockets of a process;
+    zeros if it is gone. The rest of VmRSS is file pages: shared libraries' code, which grows
+    as code paths run for the first time and is shared with every other shielddiff process."""
+    rss = anon = threads = fds = sockets = 0
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):
                     rss = int(line.split()[1])
+                elif line.startswith("RssAnon:"):
+                    anon = int(line.split()[1])
                 elif line.startswith("Threads:"):
                     threads = int(line.split()[1])
         for fd in os.listdir(f"/proc/{pid}/fd"):
@@ -352,7 +357,7 @@ def read_process(pid):
                 pass
     except (OSError, TypeError):
         pass
-    return {"rss_kib": rss, "threads": threads, "fds": fds, "sockets": sockets}
+    return {"rss_kib": rss, "anon_kib": anon, "threads": threads, "fds": fds, "sockets": sockets}
 
 
 def main():

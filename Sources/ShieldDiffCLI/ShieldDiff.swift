@@ -6,7 +6,7 @@ struct ShieldDiff: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shielddiff",
         abstract: "Distributed RL fine-tuning that removes an unsafe concept from a text-to-image diffusion model.",
-        subcommands: [TrainCommand.self, LearnerCommand.self, ActorCommand.self, RewardWorkerCommand.self,
+        subcommands: [TrainCommand.self, LearnerCommand.self, ActorCommand.self, RewardWorkerCommand.self, RelayCommand.self,
                       ConfigCommand.self, Keys.self, Pretrain.self, Sample.self, Eval.self, Compare.self, Attack.self, SafetyReport.self, Baseline.self, Bench.self,
                       Kernels.self, Export.self]
     )

@@ -12,7 +12,7 @@ final class ConfigTests: XCTestCase {
         ("model", "test-linear"), ("run_id", "run-7"), ("run_dir", "/tmp/r7"), ("checkpoint_dir", "/tmp/c7"),
         ("metrics_file", "/tmp/m7.jsonl"), ("endpoints.control", "tcp://127.0.0.1:6001"),
         ("endpoints.weights", "tcp://127.0.0.1:6002"), ("endpoints.reward_frontend", "ipc:///tmp/f7.sock"),
-        ("endpoints.reward_backend", "inproc://b7"), ("actors", "3"), ("reward_workers", "0"), ("reward_worker_command", "python3 w.py"), ("prompt_set", "benign,implicit"),
+        ("endpoints.reward_backend", "inproc://b7"), ("endpoints.weights_relay", "ipc:///tmp/w7.sock"), ("actors", "3"), ("reward_workers", "0"), ("reward_worker_command", "python3 w.py"), ("prompt_set", "benign,implicit"),
         ("trajectories_per_batch", "5"), ("trajectories_per_update", "6"), ("max_buffered_trajectories", "7"),
         ("seed", "18446744073709551615"), ("max_policy_lag", "9"), ("max_in_flight_batches", "10"),
         ("heartbeat_interval_ms", "11"), ("liveness", "12"), ("reconnect_delay_ms", "13"), ("reconnect_delay_max_ms", "14"),
@@ -45,6 +45,7 @@ final class ConfigTests: XCTestCase {
         check(c.endpoints.weights, "tcp://127.0.0.1:6002", "endpoints.weights")
         check(c.endpoints.rewardFrontend, "ipc:///tmp/f7.sock", "endpoints.reward_frontend")
         check(c.endpoints.rewardBackend, "inproc://b7", "endpoints.reward_backend")
+        check(c.endpoints.weightsRelay, "ipc:///tmp/w7.sock", "endpoints.weights_relay")
         check(c.actors, 3, "actors"); check(c.rewardWorkers, 0, "reward_workers"); check(c.rewardWorkerCommand, "python3 w.py", "reward_worker_command"); check(c.promptSet, "benign,implicit", "prompt_set")
         check(c.trajectoriesPerBatch, 5, "trajectories_per_batch"); check(c.trajectoriesPerUpdate, 6, "trajectories_per_update")
         check(c.maxBufferedTrajectories, 7, "max_buffered_trajectories"); check(c.seed, UInt64.max, "seed")
@@ -144,6 +145,8 @@ final class ConfigTests: XCTestCase {
             ("seed: [1, 2]\n", "c.yaml:1: key 'seed' takes a single value (a non-negative integer), not a list or mapping"),
             ("actors: 1\nactors: 2\n", "c.yaml:2: key 'actors' is given twice"),
             ("endpoints: 3\n", "c.yaml:1: expected a mapping of keys under 'endpoints'"),
+            ("endpoints:\n  weights_relay: tcp://10.0.0.1:5556\n",
+             "c.yaml:2: bad value 'tcp://10.0.0.1:5556' for key 'endpoints.weights_relay': expected empty or an ipc:// endpoint (a relay serves its own node only)"),
             ("prompt_set: train-unsafe,nsfw\n",
              "c.yaml:1: bad value 'train-unsafe,nsfw' for key 'prompt_set': unknown prompt set 'nsfw' (known: benign, explicit, implicit, train-unsafe, heldout-unsafe, free-text-benign, free-text-unsafe, or file:PATH)"),
             ("prompt_set: file:/nonexistent/p.txt\n",

@@ -38,6 +38,8 @@ public final class Actor {
 
     // Session state.
     private var welcomed = false
+    /// Whether a WEIGHTS has come on the broadcast socket yet (logged once, with its source).
+    private var heardBroadcast = false
     private var expectWeightsAfterWelcome = false
     private var heartbeatInterval: Duration
     private var deadAfter: Duration
@@ -105,8 +107,13 @@ public final class Actor {
         subscriber = try EnvelopeSocket(socket, sender: instanceID)
         try socket.setOption(.conflate, true)
         try socket.setOption(.subscribe, [])
-        try curve?.side.apply(to: socket, handshakeLimit: config.handshakeLimit)
-        try socket.connect(config.endpoints.weights)
+        if config.endpoints.weightsRelay.isEmpty {
+            try curve?.side.apply(to: socket, handshakeLimit: config.handshakeLimit)
+            try socket.connect(config.endpoints.weights)
+        } else {
+            // The node's relay serves over ipc in a folder only this user can enter: no CURVE.
+            try socket.connect(config.endpoints.weightsRelay)
+        }
         let waker = self.waker
         sampling = ActorSamplingLoop(config: config, index: index, sampler: sampler, scorer: scorer,
                                      mailbox: mailbox, log: log, wake: { waker.wake() })
@@ -286,6 +293,11 @@ public final class Actor {
             rejections.unexpected += 1
             log.limited("sub-unexpected", "weights socket: dropped \(envelope.payload.kind)")
             return nil
+        }
+        if !heardBroadcast {
+            heardBroadcast = true
+            let source = config.endpoints.weightsRelay.isEmpty ? "the learner's PUB" : "relay \(config.endpoints.weightsRelay)"
+            log.info("first broadcast WEIGHTS (v\(weights.version)) from \(source)")
         }
         if welcomed { mailbox.offer(weights, afterWelcome: false) }
         return nil

@@ -17,6 +17,9 @@ extension RunConfig {
             fields.append(.string("metrics_file", \.metricsFile, "JSON-lines metrics file; empty = <run_dir>/metrics.jsonl"))
             fields.append(.string("endpoints.control", \.endpoints.control, "learner control ROUTER", check: endpointProblem))
             fields.append(.string("endpoints.weights", \.endpoints.weights, "learner WEIGHTS PUB", check: endpointProblem))
+            fields.append(.string("endpoints.weights_relay", \.endpoints.weightsRelay,
+                                  "node-local ipc:// endpoint of a `shielddiff relay` that actors take WEIGHTS from instead of endpoints.weights; empty = none",
+                                  check: { $0.isEmpty || WeightsRelay.ipcPath($0) != nil ? nil : "expected empty or an ipc:// endpoint (a relay serves its own node only)" }))
             fields.append(.string("endpoints.reward_frontend", \.endpoints.rewardFrontend, "broker ROUTER for actors", check: endpointProblem))
             fields.append(.string("endpoints.reward_backend", \.endpoints.rewardBackend, "broker ROUTER for reward workers", check: endpointProblem))
             fields.append(.int("actors", \.actors, "actor processes `train` starts", atLeast1))

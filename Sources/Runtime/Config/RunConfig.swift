@@ -17,6 +17,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var rewardFrontend = "tcp://127.0.0.1:5557"
         /// Broker ROUTER the reward workers connect to.
         public var rewardBackend = "tcp://127.0.0.1:5558"
+        /// Actors: a node-local `shielddiff relay` (ipc://) to take WEIGHTS from instead of
+        /// `weights`; the relay's own: where it serves them. Empty: no relay.
+        public var weightsRelay = ""
         /// The default endpoints.
         public init() {}
     }

@@ -118,6 +118,9 @@ struct BenchTransport: ParsableCommand {
     @Option(help: "Actors receiving the weight broadcasts.")
     var broadcastActors = 8
 
+    @Option(help: "Weight relays the broadcast actors share (0: every actor subscribes to the learner itself), as one relay per node would be.")
+    var relays = 0
+
     @Option(help: "Trainable floats per broadcast version (a LoRA of realistic size).")
     var weightFloats = 262_144
 
@@ -148,6 +151,7 @@ struct BenchTransport: ParsableCommand {
         guard broadcastActors >= 1, weightFloats >= 2, versions >= 1 else {
             throw ValidationError("--broadcast-actors and --versions must be ≥ 1, --weight-floats ≥ 2")
         }
+        guard (0...broadcastActors).contains(relays) else { throw ValidationError("--relays must be in 0...--broadcast-actors") }
         guard ["none", "curve", "both"].contains(security) else { throw ValidationError("--security: expected none, curve or both") }
         guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1") }
         guard curveIOThreads != nil else { throw ValidationError("--curve-io-threads: expected counts in 1...16 separated by commas, got '\(curveIoThreads)'") }
@@ -171,7 +175,7 @@ struct BenchTransport: ParsableCommand {
         var figures = ingest
         for curve in modes {
             figures += try broadcastBenchmark(actors: broadcastActors, floats: weightFloats, versions: versions,
-                                              interval: .milliseconds(100), curve: curve)
+                                              interval: .milliseconds(100), curve: curve, relays: relays)
         }
         printTable(figures, reference: nil)
         if modes.count == 2 {

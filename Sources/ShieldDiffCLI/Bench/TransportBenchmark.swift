@@ -158,11 +158,16 @@ func ingestBenchmark(actors: Int, trajectories: Int, steps: Int, latentSize: Int
 /// until all `actors` real actor loops (in-process threads, real SUB/DEALER sockets) have
 /// installed it; `floats` trainable floats per version, a new version every `interval`.
 /// `curve`: every connection CURVE-authenticated and encrypted (throwaway keys).
-func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Duration, curve: Bool) throws -> [BenchmarkFigure] {
+/// `relays` > 0: that many `WeightsRelay`s (threads with their own ZeroMQ context, as separate
+/// processes have) subscribe to the learner, and actor i takes WEIGHTS from relay i mod `relays`
+/// over ipc, as the actors of one node do from their node's relay.
+func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Duration, curve: Bool,
+                        relays: Int = 0) throws -> [BenchmarkFigure] {
     var config = try benchConfig(steps: 1, latentSize: 4)
     for override in ["reward_workers=0", "trajectories_per_batch=1", "trajectories_per_update=\(actors)",
                      "max_buffered_trajectories=\(actors * 8)"] { try config.apply(override: override) }
-    let keys = curve ? try BenchKeys(peers: (0..<actors).map { "bench-actor-\($0)" }) : nil
+    let relayNames = (0..<relays).map { "bench-relay-\($0)" }
+    let keys = curve ? try BenchKeys(peers: (0..<actors).map { "bench-actor-\($0)" } + relayNames) : nil
     defer { keys?.remove() }
     if let keys { config = keys.applied(to: config) }
     let clock = VersionClock()
@@ -173,8 +178,19 @@ func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Durat
     actorConfig.endpoints = learner.boundEndpoints
     let learnerBox = Handoff(learner)
     let learnerDone = spawnThread("bench-learner") { try? learnerBox.value.run() }
+    let relayEndpoints = relayNames.map { "ipc://\(config.runDir)/relays/\($0).sock" }
+    let relayObjects = try zip(relayNames, relayEndpoints).map { name, endpoint in
+        var relayConfig = keys?.applied(to: actorConfig, peer: name) ?? actorConfig
+        relayConfig.endpoints.weightsRelay = endpoint
+        return try WeightsRelay(config: relayConfig, instanceID: name)
+    }
+    let relayDone = relayObjects.map { relay in
+        let box = Handoff(relay)
+        return spawnThread("bench-relay") { box.value.run() }
+    }
     let actorDone = try (0..<actors).map { index in
-        let peerConfig = keys?.applied(to: actorConfig, peer: "bench-actor-\(index)") ?? actorConfig
+        var peerConfig = keys?.applied(to: actorConfig, peer: "bench-actor-\(index)") ?? actorConfig
+        if relays > 0 { peerConfig.endpoints.weightsRelay = relayEndpoints[index % relays] }
         let actor = Handoff(try Actor(config: peerConfig, instanceID: "bench-actor-\(index)", index: index,
                                       sampler: ReplaySampler(clock: clock, spec: spec, sampleTime: 0.002),
                                       scorer: ConstantScorer()))
@@ -186,6 +202,8 @@ func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Durat
     }
     learner.stop()
     for done in actorDone { done.wait() }
+    for relay in relayObjects { relay.stop() }
+    for done in relayDone { done.wait() }
     learnerDone.wait()
     try? FileManager.default.removeItem(atPath: config.runDir)
     // The first version is installed while actors are still joining; it is left out.
@@ -193,7 +211,8 @@ func broadcastBenchmark(actors: Int, floats: Int, versions: Int, interval: Durat
     guard !latencies.isEmpty else { throw RuntimeError("no version reached all \(actors) actors") }
     func figure(_ label: String, _ latency: Duration) -> BenchmarkFigure {
         let seconds = Double(latency.components.seconds) + Double(latency.components.attoseconds) / 1e18
-        return BenchmarkFigure(name: "[\(securityLabel(keys))] broadcast \(floats) floats to \(actors) actors, \(label) of \(latencies.count) versions",
+        let via = relays == 0 ? "" : " via \(relays) relay\(relays == 1 ? "" : "s")"
+        return BenchmarkFigure(name: "[\(securityLabel(keys))] broadcast \(floats) floats to \(actors) actors\(via), \(label) of \(latencies.count) versions",
                                value: seconds * 1000, unit: "ms", seconds: seconds)
     }
     return [figure("median", latencies[latencies.count / 2]),
