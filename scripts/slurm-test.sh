@@ -7,8 +7,9 @@
 #                                   ground-truth targets of its checkpoint (about 7 minutes on
 #                                   the quiet 2-core machine, 25–40 under load)
 #   scripts/slurm-test.sh --faults  only the disturbed job and its targets
-#   scripts/slurm-test.sh --smoke   the test policy on 3 nodes over CURVE, reward workers added
-#                                   and removed (about 30 s; scripts/test.sh runs it)
+#   scripts/slurm-test.sh --smoke   the test policy on 3 nodes over CURVE with a weight relay
+#                                   per node, reward workers added and removed (about 30 s;
+#                                   scripts/test.sh runs it)
 # Output goes to runs/slurm-test-<time>/ (the smoke: a temporary folder, removed when it passes).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -321,7 +321,8 @@ def faults():
 
 
 def smoke():
-    job = Job(os.path.join(OUT, "smoke"), ["--model", "test-linear", "--set", "updates=0", "--set", "stop_unsafe_rate=0"])
+    job = Job(os.path.join(OUT, "smoke"), ["--model", "test-linear", "--set", "updates=0", "--set", "stop_unsafe_rate=0"],
+              env_extra={"WEIGHT_RELAYS": "1"})
     try:
         wait_for("the first update", lambda: job.version() >= 2, 120)
         reward_workers_phase(job, workers_per_node=1)
@@ -333,6 +334,11 @@ def smoke():
               and job.metrics().get("zap_admitted", 0) >= 5,
               f"job {job.id}: actors and workers welcomed over CURVE at {endpoint and endpoint.group(1)} "
               f"(zap_admitted {job.metrics().get('zap_admitted')})")
+        for actor in ("actor-0", "actor-1"):
+            relay = f"relay-{nodes[actor]}"
+            check(f"first broadcast WEIGHTS" in job.log(actor) and f"from relay ipc:///tmp/shielddiff-{job.id}-{nodes[actor]}/" in job.log(actor)
+                  and "relayed v" in job.log(relay),
+                  f"job {job.id}: {actor} takes WEIGHTS from {relay} on its node (WEIGHT_RELAYS=1, CURVE upstream)")
     finally:
         run("scancel", job.id, check_status=False)
     state = job.wait_done(120)
