@@ -30,7 +30,20 @@ struct TrainCommand: ParsableCommand {
         let supervisor = try Supervisor(config: config, executable: Self.executablePath(),
                                         configPath: configURL.path, resume: resume, childKeyFolder: keyFolder)
         let status = try supervisor.run()
+        writeCurves(config)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The training curves of the run so far, beside its metrics file (also after a failed run:
+    /// what it trained is worth seeing).
+    private func writeCurves(_ config: RunConfig) {
+        let log = RuntimeLog(name: "supervisor")
+        let url = URL(fileURLWithPath: config.runDir).appendingPathComponent("curves.png")
+        do {
+            if try TrainingCurves.write(metrics: config.resolvedMetricsFile, to: url) { log.info("training curves: \(url.path)") }
+        } catch {
+            log.info("no training curves: \(error)")
+        }
     }
 
     /// `security.mode: curve` without keys: throwaway keys for this run only, in
