@@ -110,7 +110,12 @@ public final class Learner {
         imageRenderer = model as? FinalImageRendering
         // Sampled before a checkpoint is restored: "before" is the base model, also on --resume.
         let previewer = config.tensorboardImageEvery > 0 ? model as? PreviewSampling : nil
+        let previewStart = ContinuousClock.now
         previewBefore = previewer.map { $0.previewImages(prompts: previewPrompts, seed: config.seed) }
+        if previewBefore != nil {
+            log.info(String(format: "TensorBoard before/after grid: the base model's %d images in %.2f s",
+                            previewPrompts.count, (ContinuousClock.now - previewStart).seconds))
+        }
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
         var restored: LearnerCheckpoint?
         if resume {
