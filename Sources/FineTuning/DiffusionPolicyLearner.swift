@@ -24,6 +24,8 @@ public final class DiffusionPolicyLearner: PolicyLearner {
     public let policy: DiffusionPolicy
     private let ddpo: DDPOLearner
     private let steps: Int
+    /// The run's sampler (N, w, η), for the preview images.
+    private let sampling: SamplerConfig
     /// The benign anchor added to every optimizer step (nil when its weight is 0).
     public let anchor: BenignAnchor?
 
@@ -47,6 +49,7 @@ public final class DiffusionPolicyLearner: PolicyLearner {
         precondition(threads >= 1, "DiffusionPolicyLearner: threads must be ≥ 1")
         self.policy = policy
         steps = config.steps
+        sampling = SamplerConfig(steps: config.steps, guidance: config.guidance, eta: config.eta)
         ddpo = try DDPOLearner(predictor: policy, nullConditioning: policy.null, latentShape: DiffusionPolicy.latentShape,
                                config: config, seed: seed)
         anchor = anchorSettings.map { BenignAnchor(model: policy.model, weight: $0.weight, batchSize: $0.batch, seed: seed) }
@@ -143,5 +146,13 @@ extension DiffusionPolicyLearner: FinalImageRendering {
         Latents.decode(Tensor.stackBatch(trajectories.map { t in
             Tensor(shape: [1] + DiffusionPolicy.latentShape, data: Array(t.latents.data.suffix(t.latents.shape[1])))
         }))
+    }
+}
+
+extension DiffusionPolicyLearner: PreviewSampling {
+    /// The current policy's images through `Models.Sampler`, the sampler of `shielddiff
+    /// sample` (one worker), with the run's N, w and η.
+    public func previewImages(prompts: [String], seed: UInt64) -> [Image] {
+        Sampler(model: policy.model, config: sampling).sample(prompts: prompts, seed: seed).images
     }
 }

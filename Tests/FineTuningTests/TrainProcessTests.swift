@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 import XCTest
 
 #if canImport(Glibc)
@@ -9,6 +10,8 @@ import Glibc
 /// reward worker over ipc sockets of the test's own folder) until the stop rule ends it, then
 /// `eval` and `compare`: the fine-tuned checkpoint must be far safer than the base model on
 /// the train prompts, and compare's columns must be the base model's and the checkpoint's.
+/// The same run's TensorBoard before/after grids must be `sample`'s images of the base model
+/// and of the checkpoint, and its curves.png must show the four curves.
 final class TrainProcessTests: XCTestCase {
     /// The sampler of the run and of every evaluation: 4 DDIM steps (the base model is 84%
     /// unsafe on train-unsafe there, as at 10 steps) keep the run about a minute.
@@ -26,6 +29,7 @@ final class TrainProcessTests: XCTestCase {
             "trajectories_per_batch=8", "trajectories_per_update=16", "max_buffered_trajectories=32",
             "updates=40", "stop_unsafe_rate=0.25", "stop_window=3", "actors=2", "reward_workers=1",
             "checkpoint_every=5", "heartbeat_interval_ms=250", "reconnect_delay_ms=200", "shutdown_timeout_ms=5000",
+            "tensorboard_image_every=10",
             "endpoints.control=ipc://\(folder.path)/control.sock", "endpoints.weights=ipc://\(folder.path)/weights.sock",
             "endpoints.reward_frontend=ipc://\(folder.path)/frontend.sock",
             "endpoints.reward_backend=ipc://\(folder.path)/backend.sock",
@@ -57,6 +61,29 @@ final class TrainProcessTests: XCTestCase {
                        "the final checkpoint holds the last version")
         let checkpoint = checkpoints.appendingPathComponent(newest).path
         let sampling = ["--count", count, "--steps", steps, "--workers", "2"]
+
+        // Not a terminal: the plain lines, no bar.
+        let trainOut = log("train.out", in: folder)
+        XCTAssertFalse(trainOut.contains("\r") || trainOut.contains("ETA"), trainOut)
+        XCTAssertTrue(trainLog.contains("learner] update 1 → v2:"), trainLog)
+
+        // TensorBoard's before/after grids against `sample` of the base model and of the final
+        // checkpoint on the grid's prompts and noise (the run's seed 0, sampler, one worker).
+        let prompts = folder.appendingPathComponent("preview-prompts.txt")
+        try (previewPrompts.joined(separator: "\n") + "\n").write(to: prompts, atomically: true, encoding: .utf8)
+        for (name, model) in [("sample-before", [String]()), ("sample-after", ["--checkpoint", checkpoint])] {
+            let sample = try run(name, ["sample", "--prompts-file", prompts.path, "--out", folder.appendingPathComponent(name).path,
+                                        "--steps", steps, "--workers", "1"] + model, in: folder)
+            XCTAssertEqual(wait(sample, timeout: 120), 0, log(name, in: folder))
+        }
+        let grids = try Python.run(RunOutputChecks.grids, [folder.appendingPathComponent("run").path,
+                                                           folder.appendingPathComponent("sample-before").path,
+                                                           folder.appendingPathComponent("sample-after").path,
+                                                           "10", String(previewPrompts.count)])
+        print("TensorBoard before/after: " + grids.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertTrue(trainLog.contains("training curves: \(folder.path)/run/curves.png"), trainLog)
+        print("curves.png: " + (try Python.run(RunOutputChecks.curves, [folder.appendingPathComponent("run/curves.png").path]))
+            .trimmingCharacters(in: .whitespacesAndNewlines))
 
         // eval of the base model and of the checkpoint: what compare's two columns must be.
         let base = try evaluate("eval-base", [], sampling, in: folder)

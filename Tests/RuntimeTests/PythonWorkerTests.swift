@@ -2,6 +2,7 @@ import Foundation
 import Numerics
 import Runtime
 import Wire
+import World
 import XCTest
 import ZMQ
 
@@ -175,6 +176,87 @@ final class PythonWorkerTests: XCTestCase {
         run.signal("learner", SIGTERM)
         XCTAssertEqual(run.waitForExit(run.processes["learner"]!), 0, run.allLogs())
         XCTAssertEqual(run.waitForExit(run.processes["py-reward-0"]!), 0, run.log("py-reward-0"))
+    }
+
+    /// The Swift reward worker (`shielddiff reward-worker`, the diffusion model's content-safe
+    /// scorer) and scripts/python_reward_worker.py on the models `shielddiff export onnx` wrote,
+    /// both real processes connected to this test acting as the broker over tcp, answer the same
+    /// REWARD_REQUEST bytes — the world's images and captions, some of them noise — with rewards,
+    /// alignments and unsafe probabilities within 1e-4 of each other.
+    func testSwiftAndPythonONNXWorkersAgreeOverTheWire() throws {
+        run = try RunHarness("pyagree")
+        let models = run.directory.appendingPathComponent("onnx")
+        let export = try run.start("export", ["export", "onnx", "--out", models.path])
+        XCTAssertEqual(run.waitForExit(export, timeout: .seconds(120)), 0, run.log("export"))
+
+        let context = try ZMQContext()
+        defer { try? context.close() }
+        let broker = try RawPeer(context, .router, bind: "tcp://127.0.0.1:*")
+        defer { try? broker.socket.close() }
+        let endpoint = try broker.socket.lastEndpoint
+        try run.start("swift-reward", ["reward-worker", "--set", "model=diffusion", "--set", "endpoints.reward_backend=\(endpoint)",
+                                       "--instance", "swift-reward", "--parent-pid", String(getpid())])
+        let script = Python.root.appendingPathComponent("scripts/python_reward_worker.py").path
+        try run.startPython("py-reward", script, ["--models", models.path, "--endpoint", endpoint, "--instance", "py-reward",
+                                                  "--parent-pid", String(getpid())])
+
+        // Both say HELLO (the Python one after loading onnxruntime); each is welcomed and READY.
+        var identities: [String: [UInt8]] = [:]
+        while identities.count < 2 {
+            let hello = try broker.receive(timeout: .seconds(90)) { if case .hello = $0 { return true } else { return false } }
+            guard case let .hello(h) = hello.envelope.payload else { return XCTFail() }
+            identities[h.instanceID] = hello.identity
+        }
+        XCTAssertEqual(Set(identities.keys), ["swift-reward", "py-reward"])
+        for identity in identities.values {
+            try broker.send(.welcome(Welcome(runID: "run-agree", policyVersion: 1, heartbeatIntervalMilliseconds: 1000, liveness: 30,
+                                             configDigest: "", maxInFlightBatches: 0)), to: identity)
+        }
+        var ready = Set<[UInt8]>()
+        while ready.count < 2 {
+            ready.insert(try broker.receive(timeout: .seconds(30)) { if case .ready = $0 { return true } else { return false } }.identity)
+        }
+
+        // 48 of the world's images with their captions, every sixth one uniform noise.
+        var rng = RandomGenerator(seed: 21)
+        var images: [Image] = [], prompts: [String] = []
+        for i in 0..<48 {
+            let pair = DataDistribution.pair(seed: 3, index: i)
+            images.append(i % 6 == 5 ? try Image(hwc: (0..<Image.valueCount).map { _ in rng.nextUniform(0, 1) }) : pair.image)
+            prompts.append(pair.prompt.text)
+        }
+        let batch = Tensor(shape: [images.count, 3, Image.side, Image.side], data: images.flatMap { $0.chwTensor().data })
+        for (name, identity) in identities {
+            try broker.send(.rewardRequest(RewardRequest(requestID: name == "py-reward" ? 1 : 2, images: batch, prompts: prompts)),
+                            to: identity)
+        }
+        var results: [UInt64: RewardResult] = [:]
+        while results.count < 2 {
+            let answer = try broker.receive(timeout: .seconds(60)) { if case .rewardResult = $0 { return true } else { return false } }
+            guard case let .rewardResult(result) = answer.envelope.payload else { return XCTFail() }
+            results[result.requestID] = result
+        }
+        let python = try XCTUnwrap(results[1]), swift = try XCTUnwrap(results[2])
+        XCTAssertEqual(python.rewards.count, 48)
+        XCTAssertEqual(swift.rewards.count, 48)
+        var largest = (reward: Float(0), alignment: Float(0), unsafe: Float(0))
+        for i in 0..<min(python.rewards.count, swift.rewards.count) {
+            XCTAssertEqual(python.rewards[i], swift.rewards[i], accuracy: 1e-4, "reward \(i)")
+            XCTAssertEqual(python.alignment[i], swift.alignment[i], accuracy: 1e-4, "alignment \(i)")
+            XCTAssertEqual(python.unsafe[i], swift.unsafe[i], accuracy: 1e-4, "unsafe \(i)")
+            largest = (max(largest.reward, abs(python.rewards[i] - swift.rewards[i])),
+                       max(largest.alignment, abs(python.alignment[i] - swift.alignment[i])),
+                       max(largest.unsafe, abs(python.unsafe[i] - swift.unsafe[i])))
+        }
+        // Not a trivial agreement: the images span safe and unsafe, so the rewards spread.
+        let unsafeCount = swift.unsafe.filter { $0 > 0.5 }.count
+        XCTAssertTrue((5...43).contains(unsafeCount), "\(unsafeCount) of 48 unsafe: \(swift.unsafe)")
+        print("Swift vs Python ONNX worker on 48 images: largest differences reward \(largest.reward), "
+              + "alignment \(largest.alignment), unsafe \(largest.unsafe); \(unsafeCount) unsafe")
+
+        for identity in identities.values { try broker.send(.terminate(Terminate(reason: "test over")), to: identity) }
+        XCTAssertEqual(run.waitForExit(run.processes["swift-reward"]!), 0, run.log("swift-reward"))
+        XCTAssertEqual(run.waitForExit(run.processes["py-reward"]!), 0, run.log("py-reward"))
     }
 
     /// This test is the broker: every rule of PROTOCOL.md §5.2, §6 and §8 the worker must keep.

@@ -51,7 +51,7 @@ extension RunConfig {
             fields.append(.number("checkpoint_seconds", \.checkpointSeconds,
                                   "also checkpoint after an update once this many seconds passed since the last checkpoint (0 = off)", atLeast0))
             fields.append(.int("tensorboard_image_every", \.tensorboardImageEvery,
-                               "TensorBoard grid of the trained batch's final images every K updates; 0 = none", atLeast0))
+                               "TensorBoard grids (the trained batch's final images; base model vs policy on six fixed prompts) every K updates and after the last; 0 = none", atLeast0))
             fields.append(.int("metrics_port", \.metricsPort, "learner HTTP port serving Prometheus /metrics; 0 = off", 0...65535))
             fields.append(.string("metrics_address", \.metricsAddress, "IPv4 address the /metrics port listens on"))
             fields.append(.int("restart_delay_ms", \.restartDelayMs, "supervisor: first restart delay of a dead child (ms), doubling", atLeast1))

@@ -191,8 +191,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// its progress. Measured: a write of the full denoiser with its optimizer state takes
     /// 0.01–0.08 s, an update 4–16 s, so with 1 s every real update is kept for ≤ 2% time.
     public var checkpointSeconds = 1.0
-    /// Every K updates the learner adds a grid of the trained batch's final images to its
-    /// TensorBoard events; 0 = no images.
+    /// Every K updates (and after the last) the learner adds two grids to its TensorBoard
+    /// events: the trained batch's final images, and the base model above the policy on six
+    /// fixed prompts with fixed noise (`previewPrompts`); 0 = no images.
     public var tensorboardImageEvery = 10
     /// Learner HTTP port serving Prometheus's `/metrics` (every metrics-line number as a gauge); 0 = off.
     public var metricsPort = 0

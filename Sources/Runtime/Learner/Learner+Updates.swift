@@ -21,9 +21,15 @@ extension Learner {
         let every = config.checkpointEvery
         let due = every > 0 && (produced - 1) % UInt64(every) == 0
         if due { lastCheckpointRequest = now }
-        let window = stopRule.recording(Self.unsafeFraction(batch)).recent
+        let recorded = stopRule.recording(Self.unsafeFraction(batch))
+        // The before/after grid every `tensorboard_image_every` updates and after the last one
+        // (known here: the update limit, or the stop rule with this batch's unsafe share).
+        let last = (config.updates > 0 && produced - 1 >= UInt64(config.updates)) || recorded.reached != nil
+        let imageEvery = UInt64(config.tensorboardImageEvery)
+        let preview = imageEvery > 0 && ((produced - 1) % imageEvery == 0 || last)
         updater.submit(.update(batch, producing: produced,
-                               checkpoint: due ? checkpointRequest(version: produced, extraTrained: batch.count, window: window) : nil))
+                               checkpoint: due ? checkpointRequest(version: produced, extraTrained: batch.count, window: recorded.recent) : nil,
+                               preview: preview))
     }
 
     /// The share of `batch` the detector calls unsafe (P > 0.5): what the stop rule averages.
@@ -35,7 +41,7 @@ extension Learner {
     func handleUpdateResults(now: ContinuousClock.Instant) {
         for result in updater.takeResults() {
             switch result {
-            case let .updated(newVersion, trainable, modelMetrics, seconds, checkpoint):
+            case let .updated(newVersion, trainable, modelMetrics, seconds, checkpoint, preview):
                 let batch = pendingBatch
                 updateRunning = false
                 version = newVersion
@@ -47,7 +53,7 @@ extension Learner {
                     log.info(String(format: "first update of this life %.2f s after the learner started", (now - started).seconds))
                 }
                 publish(now: now)
-                record(batch: batch, modelMetrics: modelMetrics, seconds: seconds, now: now)
+                record(batch: batch, modelMetrics: modelMetrics, seconds: seconds, preview: preview, now: now)
                 if let checkpoint {
                     report(checkpoint)
                 } else if config.checkpointSeconds > 0,
@@ -109,7 +115,7 @@ extension Learner {
 
     /// One metrics line, one STATS to each supervisor, one progress line.
     private func record(batch: [Trajectory], modelMetrics: [String: Double], seconds: Double,
-                        now: ContinuousClock.Instant) {
+                        preview: UpdateThread.Preview?, now: ContinuousClock.Instant) {
         let interval = max((now - lastUpdateEnd).seconds, 1e-9)
         lastUpdateEnd = now
         let rewards = batch.map { Double($0.reward) }
@@ -160,6 +166,7 @@ extension Learner {
         numbers["reward_redispatched"] = Double(b.redispatched)
         numbers["reward_worker_deaths"] = Double(b.workerDeaths)
         for (name, value) in modelMetrics where numbers[name] == nil { numbers[name] = value }
+        if let preview { numbers["preview_seconds"] = preview.seconds }
 
         let time = Date().timeIntervalSince1970
         var line: [String: Any] = numbers
@@ -172,6 +179,7 @@ extension Learner {
         do {
             try events.write(scalars: numbers, step: Int64(version - 1), wallTime: time)
             if let grid = sampleGrid(batch) { try events.write(Event(wallTime: time, step: Int64(version - 1), content: grid)) }
+            if let grid = beforeAfterGrid(preview) { try events.write(Event(wallTime: time, step: Int64(version - 1), content: grid)) }
         } catch {
             log.limited("tensorboard", "cannot write the TensorBoard event file: \(error)")
         }
@@ -198,6 +206,16 @@ extension Learner {
         let columns = min(4, images.count)
         let size = PNG.gridSize(count: images.count, columns: columns)
         return .image(tag: "samples", width: size.width, height: size.height, png: PNG.encodeGrid(images, columns: columns))
+    }
+
+    /// The before/after grid, tagged `before_after`: the base model's images of
+    /// `previewPrompts` in the top row, the new version's (same noise) below.
+    func beforeAfterGrid(_ preview: UpdateThread.Preview?) -> Event.Content? {
+        guard let preview, let previewBefore, preview.images.count == previewBefore.count else { return nil }
+        let columns = previewBefore.count
+        let size = PNG.gridSize(count: 2 * columns, columns: columns)
+        return .image(tag: "before_after", width: size.width, height: size.height,
+                      png: PNG.encodeGrid(previewBefore + preview.images, columns: columns))
     }
 
     /// The readable one-line summary of an update for stderr.

@@ -2,6 +2,7 @@ import Foundation
 import Numerics
 import TensorBoard
 import Wire
+import World
 import ZMQ
 
 /// The learner process (PROTOCOL.md §5.4): binds the four endpoints, welcomes actors and the
@@ -50,6 +51,9 @@ public final class Learner {
     let prometheus: MetricsEndpoint?
     /// The model's images of trajectories, for TensorBoard's sample grid (if it has any).
     let imageRenderer: FinalImageRendering?
+    /// The base model's images of `previewPrompts`, the top row of TensorBoard's before/after
+    /// grid (nil: the model cannot sample them, or `tensorboard_image_every` is 0).
+    let previewBefore: [Image]?
     let checkpoints: CheckpointFolder
     private(set) var broker: RewardBroker!
     /// CURVE: the ZAP handler deciding every handshake.
@@ -104,6 +108,14 @@ public final class Learner {
         handshakeGate = HandshakeGate(limit: config.limits.maxUnauthenticatedConnections, timeout: config.handshakeLimit)
         spec = model.trajectorySpec
         imageRenderer = model as? FinalImageRendering
+        // Sampled before a checkpoint is restored: "before" is the base model, also on --resume.
+        let previewer = config.tensorboardImageEvery > 0 ? model as? PreviewSampling : nil
+        let previewStart = ContinuousClock.now
+        previewBefore = previewer.map { $0.previewImages(prompts: previewPrompts, seed: config.seed) }
+        if previewBefore != nil {
+            log.info(String(format: "TensorBoard before/after grid: the base model's %d images in %.2f s",
+                            previewPrompts.count, (ContinuousClock.now - previewStart).seconds))
+        }
         checkpoints = CheckpointFolder(directory: config.resolvedCheckpointDir)
         var restored: LearnerCheckpoint?
         if resume {
@@ -167,7 +179,8 @@ public final class Learner {
         boundEndpoints = bound
         wake = try ZMQSocket(context, type: .pair)
         try wake.bind(wakeEndpoint)
-        updater = UpdateThread(model: model, context: context, wakeEndpoint: wakeEndpoint)
+        updater = UpdateThread(model: model, context: context, wakeEndpoint: wakeEndpoint,
+                               preview: previewer.map { ($0, previewPrompts, config.seed) })
         broker = RewardBroker(config: config, runID: runID, log: log) { [unowned self] side, identity, payload in
             let socket = side == .frontend ? frontend : backend
             return (try? socket.send(payload, to: identity)) ?? .queueFull

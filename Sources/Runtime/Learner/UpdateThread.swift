@@ -1,6 +1,7 @@
 import Foundation
 import Numerics
 import Wire
+import World
 import ZMQ
 
 /// The thread that owns the `PolicyLearner` (PROTOCOL.md §5.4: the learner keeps serving its
@@ -12,8 +13,9 @@ import ZMQ
 final class UpdateThread: @unchecked Sendable {
     /// Work for the model.
     enum Job {
-        /// One PPO update producing `version`, optionally followed by a checkpoint of it.
-        case update([Trajectory], producing: UInt64, checkpoint: CheckpointRequest?)
+        /// One PPO update producing `version`, optionally followed by a checkpoint of it and
+        /// by the preview images of the new weights (`preview`).
+        case update([Trajectory], producing: UInt64, checkpoint: CheckpointRequest?, preview: Bool)
         /// A checkpoint of the current state.
         case checkpoint(CheckpointRequest)
     }
@@ -35,11 +37,17 @@ final class UpdateThread: @unchecked Sendable {
         let seconds: Double
     }
 
+    /// The fixed prompts' images of the weights an update produced, and how long they took.
+    struct Preview {
+        let images: [Image]
+        let seconds: Double
+    }
+
     /// What a finished job produced.
     enum Result {
         /// An update finished: the new version, its trainable parameters, the model's metrics.
         case updated(version: UInt64, trainable: [String: Tensor], metrics: [String: Double], seconds: Double,
-                     checkpoint: Swift.Result<Written, Error>?)
+                     checkpoint: Swift.Result<Written, Error>?, preview: Preview?)
         /// An update threw; nothing changed.
         case updateFailed(version: UInt64, error: Error)
         /// A checkpoint job finished.
@@ -47,6 +55,8 @@ final class UpdateThread: @unchecked Sendable {
     }
 
     private let model: PolicyLearner
+    /// What preview images are sampled with (nil: the model has none, or grids are off).
+    private let preview: (sampler: PreviewSampling, prompts: [String], seed: UInt64)?
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var results: [Result] = []
@@ -55,9 +65,12 @@ final class UpdateThread: @unchecked Sendable {
     private let wakeEndpoint: String
     private var thread: Thread?
 
-    /// A thread for `model`, waking the I/O loop through a PAIR connected to `wakeEndpoint`.
-    init(model: PolicyLearner, context: ZMQContext, wakeEndpoint: String) {
+    /// A thread for `model`, waking the I/O loop through a PAIR connected to `wakeEndpoint`;
+    /// updates asked for a preview sample `preview`'s prompts with its seed.
+    init(model: PolicyLearner, context: ZMQContext, wakeEndpoint: String,
+         preview: (sampler: PreviewSampling, prompts: [String], seed: UInt64)? = nil) {
         self.model = model
+        self.preview = preview
         self.context = context
         self.wakeEndpoint = wakeEndpoint
     }
@@ -118,14 +131,20 @@ final class UpdateThread: @unchecked Sendable {
 
     private func run(_ job: Job) -> Result {
         switch job {
-        case let .update(trajectories, version, checkpoint):
+        case let .update(trajectories, version, checkpoint, wantsPreview):
             let start = ContinuousClock.now
             do {
                 let metrics = try model.update(trajectories)
-                let elapsed = ContinuousClock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let seconds = (ContinuousClock.now - start).seconds
+                let written = checkpoint.map(write)
+                var sampled: Preview?
+                if wantsPreview, let preview {
+                    let previewStart = ContinuousClock.now
+                    let images = preview.sampler.previewImages(prompts: preview.prompts, seed: preview.seed)
+                    sampled = Preview(images: images, seconds: (ContinuousClock.now - previewStart).seconds)
+                }
                 return .updated(version: version, trainable: model.trainable, metrics: metrics, seconds: seconds,
-                                checkpoint: checkpoint.map(write))
+                                checkpoint: written, preview: sampled)
             } catch {
                 return .updateFailed(version: version, error: error)
             }

@@ -31,7 +31,11 @@ public final class Supervisor {
     private let executable: String
     private let configPath: String
     private let resume: Bool
-    private let log = RuntimeLog(name: "supervisor")
+    private let log: RuntimeLog
+    /// Where the children write their lines (nil: the supervisor's own stdout and stderr).
+    private let childOutput: Int32?
+    /// Called with each STATS of the learner (one per update).
+    private let onStats: (Stats) -> Void
     private let context: ZMQContext
     /// CURVE: the supervisor's key (its name is the supervisor's instance id) and the learner's.
     private let curve: PeerCurve?
@@ -50,9 +54,15 @@ public final class Supervisor {
     /// A supervisor that starts `executable` (this binary) with the config file `configPath`;
     /// `resume`: the learner's first start resumes from the newest checkpoint too.
     /// `childKeyFolder`: where each child's `NAME.key` is (CURVE runs).
+    /// `log`: the supervisor's lines; `childOutput`: a descriptor for the children's stdout and
+    /// stderr; `onStats`: told each STATS (e.g. for a progress bar).
     public init(config: RunConfig, executable: String, configPath: String, resume: Bool,
-                childKeyFolder: String? = nil) throws {
+                childKeyFolder: String? = nil, log: RuntimeLog = RuntimeLog(name: "supervisor"),
+                childOutput: Int32? = nil, onStats: @escaping (Stats) -> Void = { _ in }) throws {
         self.config = config
+        self.log = log
+        self.childOutput = childOutput
+        self.onStats = onStats
         self.childKeyFolder = childKeyFolder
         curve = try PeerCurve.load(config, role: .supervisor, name: nil)
         self.executable = executable
@@ -109,9 +119,9 @@ public final class Supervisor {
         if child.role == .rewardWorker && !command.isEmpty {
             child.pid = try ChildProcess.spawn("/usr/bin/env", command + [
                 "--endpoint", config.endpoints.rewardBackend, "--instance", child.name,
-                "--credit", String(config.rewardWorkerCredit), "--parent-pid", String(getpid())])
+                "--credit", String(config.rewardWorkerCredit), "--parent-pid", String(getpid())], output: childOutput)
         } else {
-            child.pid = try ChildProcess.spawn(executable, arguments)
+            child.pid = try ChildProcess.spawn(executable, arguments, output: childOutput)
         }
         child.startedAt = .now
         child.restartAt = nil
@@ -211,7 +221,9 @@ public final class Supervisor {
                     // A TERMINATE sent on a connection the learner had already replaced was
                     // answered NOT_WELCOMED and lost: say it again on the new one.
                     if shutdownDeadline != nil { send(.terminate(Terminate(reason: "signal")), now: .now) }
-                case let .stats(stats): lastStats = stats
+                case let .stats(stats):
+                    lastStats = stats
+                    onStats(stats)
                 case .terminateAck: log.info("the learner acknowledged TERMINATE")
                 case .error(let report) where report.code == .notWelcomed: connectControl(now: .now)
                 default: break

@@ -17,6 +17,11 @@ public final class RuntimeLog: @unchecked Sendable {
         self.init(logger: Logger(label: name) { RuntimeLineHandler(label: $0) })
     }
 
+    /// A log whose lines start with `name`, each handed to `write` (newline included).
+    public convenience init(name: String, write: @escaping @Sendable (String) -> Void) {
+        self.init(logger: Logger(label: name) { RuntimeLineHandler(label: $0, write: write) })
+    }
+
     /// A log through `logger`, with any handler (e.g. a service's own logging backend).
     public init(logger: Logger) { self.logger = logger }
 

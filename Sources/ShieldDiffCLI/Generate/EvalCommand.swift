@@ -52,8 +52,18 @@ struct Eval: ParsableCommand {
 func evaluate(_ sampler: Sampler, prompts: [TextPrompt], name: String, options: SamplerOptions,
               label: String = "") -> (EvalRow, [Image]) {
     let start = Date()
+    let bar = ProgressBar(label.isEmpty ? name : String(label.dropLast(2)))
+    bar.update(fraction: 0, counts: "0/\(prompts.count) images")
     let images = options.generate(sampler, prompts: prompts) { done in
-        say(String(format: "%@%d/%d images  %.1f images/s", label, done, prompts.count, Double(done) / Date().timeIntervalSince(start)))
+        let rate = Double(done) / Date().timeIntervalSince(start)
+        // On a terminal the bar, and one line at the end; elsewhere a line per batch.
+        if ProgressBar.isShown && done < prompts.count {
+            bar.update(fraction: Double(done) / Double(prompts.count), counts: "\(done)/\(prompts.count) images",
+                       detail: String(format: "%.1f images/s", rate), force: true)
+        } else {
+            bar.finish()
+            say(String(format: "%@%d/%d images  %.1f images/s", label, done, prompts.count, rate))
+        }
     }
     let truths = images.map(Evaluator.evaluate)
     let row = EvalRow(name: name, count: prompts.count, unsafeRate: WorldMetrics.unsafeRate(truths),

@@ -55,13 +55,16 @@ struct PretrainCLIP: ParsableCommand {
         let trainer = CLIPTrainer(config: config)
         say("mini-CLIP: \(trainer.model.store.count) parameters, \(steps) steps of batch \(batchSize), seed \(seed)")
         let start = Date()
+        let bar = ProgressBar("pretrain clip")
         try trainer.train { s in
+            bar.update(fraction: Double(s.step) / Double(steps), counts: "step \(s.step)/\(steps)")
             guard s.step % logEvery == 0 || s.step == steps else { return }
             let elapsed = Date().timeIntervalSince(start)
             say(String(format: "step %5d/%d  loss %.4f  batch acc %.3f  |g| %.3f  lr %.2e  scale %.1f  %.2f steps/s  %.0fs",
                          s.step, steps, s.loss, s.accuracy, s.gradNorm, s.learningRate, s.scale,
                          Double(s.step) / elapsed, elapsed))
         }
+        bar.finish()
         let seconds = Date().timeIntervalSince(start)
         let url = URL(fileURLWithPath: out)
         // The file is a function of the flags alone (no timings), so a rerun reproduces it byte for byte.

@@ -60,9 +60,11 @@ struct PretrainDetector: ParsableCommand {
         say("unsafe detector: channels \(config.model.channels), \(trainer.detector.store.count) parameters, "
                  + "\(steps) steps of batch \(batchSize), seed \(seed)")
         let start = Date()
+        let bar = ProgressBar("pretrain detector")
         var recentLoss = 0.0, recentAccuracy = 0.0, recent = 0
         try trainer.train { s in
             (recentLoss, recentAccuracy, recent) = (recentLoss + Double(s.loss), recentAccuracy + Double(s.accuracy), recent + 1)
+            bar.update(fraction: Double(s.step) / Double(steps), counts: "step \(s.step)/\(steps)")
             guard s.step % logEvery == 0 || s.step == steps else { return }
             let elapsed = Date().timeIntervalSince(start)
             say(String(format: "step %5d/%d  loss %.4f  acc %.3f  |g| %.3f  lr %.2e  %.2f steps/s  %.0fs",
@@ -70,6 +72,7 @@ struct PretrainDetector: ParsableCommand {
                             s.learningRate, Double(s.step) / elapsed, elapsed))
             (recentLoss, recentAccuracy, recent) = (0, 0, 0)
         }
+        bar.finish()
         let seconds = Date().timeIntervalSince(start)
         let url = URL(fileURLWithPath: out)
         try trainer.detector.save(to: url, metadata: [

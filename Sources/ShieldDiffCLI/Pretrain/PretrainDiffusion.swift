@@ -81,9 +81,11 @@ struct PretrainDiffusion: ParsableCommand {
         say(String(format: "diffusion: %d parameters, %.1f MFLOP/image forward; %d steps of batch %d on %d workers, seed %llu",
                    trainer.model.unet.store.count, config.model.forwardFlops() / 1e6, steps, batchSize, workers, seed))
         let start = Date()
+        let bar = ProgressBar("pretrain diffusion")
         var window = (loss: 0.0, count: 0)
         try trainer.train { s in
             window = (window.loss + Double(s.loss), window.count + 1)
+            bar.update(fraction: Double(s.step) / Double(steps), counts: "step \(s.step)/\(steps)")
             if s.step % logEvery == 0 || s.step == steps {
                 let elapsed = Date().timeIntervalSince(start)
                 let rate = Double(s.step) / elapsed
@@ -96,6 +98,7 @@ struct PretrainDiffusion: ParsableCommand {
                 do { try trainer.save(to: url) } catch { say("warning: could not write \(url.path): \(error)") }
             }
         }
+        bar.finish()
         let seconds = Date().timeIntervalSince(start)
         try trainer.save(to: url, metadata: ["diffusion.train_seconds": String(format: "%.1f", seconds)])
         say(String(format: "trained in %.1f s; wrote %@", seconds, url.path))

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Numerics
 import Runtime
@@ -27,10 +30,38 @@ struct TrainCommand: ParsableCommand {
         // The children read exactly this configuration, whatever flags produced it.
         let configURL = URL(fileURLWithPath: config.runDir).appendingPathComponent("config.yaml")
         try config.renderedYAML().write(to: configURL, atomically: true, encoding: .utf8)
+        // On a terminal: a progress bar on the last line, and every line (the children's
+        // through a relay) above it; elsewhere the lines as they come.
+        let progress = ProgressBar.isShown ? TrainProgress(config: config) : nil
+        let relay = progress != nil && isatty(STDERR_FILENO) == 1 ? try LineRelay() : nil
+        let log = relay == nil ? RuntimeLog(name: "supervisor")
+            : RuntimeLog(name: "supervisor") { Console.shared.line(String($0.dropLast()), to: STDERR_FILENO) }
         let supervisor = try Supervisor(config: config, executable: Self.executablePath(),
-                                        configPath: configURL.path, resume: resume, childKeyFolder: keyFolder)
-        let status = try supervisor.run()
+                                        configPath: configURL.path, resume: resume, childKeyFolder: keyFolder,
+                                        log: log, childOutput: relay?.descriptor) { progress?.record($0) }
+        progress?.start()
+        let status: Int32
+        do {
+            defer {
+                relay?.finish()
+                progress?.finish()
+            }
+            status = try supervisor.run()
+        }
+        writeCurves(config)
         if status != 0 { throw ExitCode(status) }
+    }
+
+    /// The training curves of the run so far, beside its metrics file (also after a failed run:
+    /// what it trained is worth seeing).
+    private func writeCurves(_ config: RunConfig) {
+        let log = RuntimeLog(name: "supervisor")
+        let url = URL(fileURLWithPath: config.runDir).appendingPathComponent("curves.png")
+        do {
+            if try TrainingCurves.write(metrics: config.resolvedMetricsFile, to: url) { log.info("training curves: \(url.path)") }
+        } catch {
+            log.info("no training curves: \(error)")
+        }
     }
 
     /// `security.mode: curve` without keys: throwaway keys for this run only, in
