@@ -101,8 +101,7 @@ public final class UNet {
     private let up = Upsample2x()
     let res3: ResidualBlock
     let cross3: AttentionBlock
-    private let normOut: GroupNorm
-    private let actOut = SiLU()
+    private let normOut: GroupNorm  // with SiLU fused in
     let convOut: Conv2d
     private let schedule = NoiseSchedule()
     private var epsCoefficients: [(x: Float, v: Float)]?  // (B): ε̂ = x·√(1−ᾱ) + v̂·√ᾱ per item
@@ -138,7 +137,7 @@ public final class UNet {
                              outChannels: c.channels, timeDim: c.timeDim, groups: c.groups, rng: &rng)
         cross3 = AttentionBlock(s, name: "unet.up.cross", channels: c.channels, contextDim: c.contextDim,
                                 heads: c.heads, groups: c.groups, rng: &rng)
-        normOut = GroupNorm(s, name: "unet.norm_out", channels: c.channels, groups: c.groups)
+        normOut = GroupNorm(s, name: "unet.norm_out", channels: c.channels, groups: c.groups, silu: true)
         convOut = Conv2d(s, name: "unet.conv_out", inChannels: c.channels, outChannels: c.imageChannels,
                          kernel: 3, padding: 1, rng: &rng)
         s.set(convOut.weight, Tensor(zeros: convOut.weight.shape))
@@ -197,14 +196,14 @@ public final class UNet {
         h = mid.forward(h, temb: temb)
         h = res3.forward(concatChannels(up.forward(h), h1), temb: temb)                  // h: (B, c1, H, W)
         h = cross3.forward(h, context: context, mask: mask)
-        return convOut.forward(actOut.forward(normOut.forward(h)))                       // v̂: (B, 12, H, W)
+        return convOut.forward(normOut.forward(h))                                      // v̂: (B, 12, H, W)
     }
 
     /// Adds every parameter's gradient for dL/dv̂: (B, 12, H, W) of the last `forwardVelocity`
     /// and returns dL/dx.
     @discardableResult
     public func backwardVelocity(_ dV: Tensor) -> Tensor {
-        var dh = normOut.backward(actOut.backward(convOut.backward(dV)))     // dh: (B, c1, H, W)
+        var dh = normOut.backward(convOut.backward(dV))                       // dh: (B, c1, H, W)
         dh = cross3.backward(dh)
         var (dcat, dtemb) = res3.backward(dh)                                 // dcat: (B, c2 + c1, H, W), dtemb: (B, T)
         let (dup, dskip) = splitChannels(dcat, first: config.innerChannels)   // dskip: (B, c1, H, W)

@@ -32,11 +32,13 @@ final class ParallelSplitTests: XCTestCase {
     func testGroupNormIsIdenticalOnEveryThreadCount() {
         var rng = RandomGenerator(seed: 41)
         let store = ParameterStore()
-        let norm = GroupNorm(store, name: "n", channels: 48, groups: 8)
-        store.set(norm.weight, Tensor(randomNormal: [48], rng: &rng))
-        store.set(norm.bias, Tensor(randomNormal: [48], rng: &rng))
         let x = Tensor(randomNormal: [6, 48, 16, 16], rng: &rng), dy = Tensor(randomNormal: [6, 48, 16, 16], rng: &rng)
-        assertSplitInvariant("GroupNorm", store: store) { (norm.forward(x), norm.backward(dy)) }
+        for silu in [false, true] {
+            let norm = GroupNorm(store, name: "n\(silu)", channels: 48, groups: 8, silu: silu)
+            store.set(norm.weight, Tensor(randomNormal: [48], rng: &rng))
+            store.set(norm.bias, Tensor(randomNormal: [48], rng: &rng))
+            assertSplitInvariant(silu ? "GroupNorm+SiLU" : "GroupNorm", store: store) { (norm.forward(x), norm.backward(dy)) }
+        }
     }
 
     func testSiLUIsIdenticalOnEveryThreadCount() {
@@ -66,6 +68,23 @@ final class ParallelSplitTests: XCTestCase {
         assertSplitInvariant("nchwToTokens/tokensToNCHW", store: ParameterStore()) {
             let tokens = nchwToTokens(x)
             return (tokens, tokensToNCHW(tokens, height: 16, width: 16))
+        }
+    }
+
+    func testAttentionBlocksAreIdenticalOnEveryThreadCount() {
+        var rng = RandomGenerator(seed: 45)
+        for contextDim in [nil, 32] {
+            let store = ParameterStore()
+            let attention = MultiHeadAttention(store, name: "a", dim: 48, contextDim: contextDim, heads: 4, rng: &rng)
+            let x = Tensor(randomNormal: [5, 64, 48], rng: &rng), dy = Tensor(randomNormal: [5, 64, 48], rng: &rng)
+            let context = contextDim.map { Tensor(randomNormal: [5, 12, $0], rng: &rng) }
+            let mask = contextDim.map { _ in KeyPaddingMask(lengths: [12, 7, 1, 0, 9], keys: 12) }
+            assertSplitInvariant(contextDim == nil ? "self-attention" : "masked cross-attention", store: store) {
+                let y = attention.forward(x, context: context, mask: mask)
+                let (dx, dcontext) = attention.backward(dy)
+                // The context's gradient rides along with dx, so it is compared too.
+                return (y, Tensor(shape: [dx.count + (dcontext?.count ?? 0)], data: dx.data + (dcontext?.data ?? [])))
+            }
         }
     }
 }

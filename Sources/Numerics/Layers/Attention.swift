@@ -32,7 +32,9 @@ public struct KeyPaddingMask: Equatable, Sendable {
 ///
 /// Follows the `Linear` convention (one forward per backward). Heads are column blocks of
 /// the projected (B, T, D) tensors, so every per-head product is a strided `sgemm` on them
-/// with no transposes. As in Stable Diffusion's attention blocks only the output projection
+/// with no transposes. Those products are small (at the denoiser's shapes OpenBLAS runs each
+/// on one thread), so the B·h (item, head) blocks are split across the element-wise threads
+/// (`parallelRanges`), each block computed as on one thread. As in Stable Diffusion's attention blocks only the output projection
 /// has a bias (a key bias would cancel in the softmax anyway). An item whose keys are all
 /// masked gets zero weights, so its output is the output bias.
 public final class MultiHeadAttention {
@@ -58,7 +60,6 @@ public final class MultiHeadAttention {
     /// reused across passes: at B=32, T=256 it is 32 MB, and a fresh allocation each step
     /// costs more in page faults than the softmax itself.
     private var probs: [Float] = []
-    private var scoreGrad: [Float] = []  // dP then dS for one (item, head): (Tq, Tk)
 
     /// `contextDim` defaults to `dim` (self-attention, or cross-attention on same-width context).
     public init(_ store: ParameterStore, name: String, dim: Int, contextDim: Int? = nil, heads: Int,
@@ -88,24 +89,27 @@ public final class MultiHeadAttention {
         let k = key.forward(c)    // k: (B, Tk, D)
         let v = value.forward(c)  // v: (B, Tk, D)
         if probs.count != b * heads * tq * tk { probs = [Float](repeating: 0, count: b * heads * tq * tk) }
-        var o = uninitializedTensor([b, tq, dim])  // o: (B, Tq, D), heads side by side; every entry written below
+        var o = Tensor(uninitialized: [b, tq, dim])  // o: (B, Tq, D), heads side by side; every entry written below
         let (d, dh, h) = (dim, headDim, heads)
         let scale = 1 / Float(dh).squareRoot()
         withPointers(q, k, v, mask) { qp, kp, vp, keep in
             probs.withUnsafeMutableBufferPointer { pp in
                 o.data.withUnsafeMutableBufferPointer { op in
-                    for i in 0..<b {
-                        for j in 0..<h {
+                    let (p0, o0) = (pp.baseAddress!, op.baseAddress!)
+                    // Each (item, head) block writes only its own P block and O columns.
+                    parallelRanges(b * h, grain: 1) { blocks in
+                        for ij in blocks {
+                            let (i, j) = ij.quotientAndRemainder(dividingBy: h)
                             let qb = qp + i * tq * d + j * dh, kb = kp + i * tk * d + j * dh
                             let vb = vp + i * tk * d + j * dh
-                            let pb = pp.baseAddress! + (i * h + j) * tq * tk
+                            let pb = p0 + ij * tq * tk
                             // S(Tq, Tk) = scale · Q Kᵀ, then softmax over keys.
                             sgemm(transB: true, m: tq, n: tk, k: dh, alpha: scale,
                                   a: qb, lda: d, b: kb, ldb: d, c: pb, ldc: tk)
                             softmaxRows(pb, rows: tq, cols: tk, keep: keep.map { $0 + i * tk })
                             // O(Tq, dh) = P V
                             sgemm(m: tq, n: dh, k: tk, a: pb, lda: tk, b: vb, ldb: d,
-                                  c: op.baseAddress! + i * tq * d + j * dh, ldc: d)
+                                  c: o0 + i * tq * d + j * dh, ldc: d)
                         }
                     }
                 }
@@ -126,36 +130,37 @@ public final class MultiHeadAttention {
         let scale = 1 / Float(dh).squareRoot()
         let dO = output.backward(dy)          // dO: (B, Tq, D)
         // Every entry of dQ, dK, dV is written by one per-head product below.
-        var dQ = uninitializedTensor(q.shape)  // dQ: (B, Tq, D)
-        var dK = uninitializedTensor(k.shape)  // dK: (B, Tk, D)
-        var dV = uninitializedTensor(v.shape)  // dV: (B, Tk, D)
-        if scoreGrad.count != tq * tk { scoreGrad = [Float](repeating: 0, count: tq * tk) }
+        var dQ = Tensor(uninitialized: q.shape)  // dQ: (B, Tq, D)
+        var dK = Tensor(uninitialized: k.shape)  // dK: (B, Tk, D)
+        var dV = Tensor(uninitialized: v.shape)  // dV: (B, Tk, D)
         withPointers(q, k, v, nil) { qp, kp, vp, _ in
             probs.withUnsafeBufferPointer { pp in
                 dO.data.withUnsafeBufferPointer { dop in
                     dQ.data.withUnsafeMutableBufferPointer { dqp in
                         dK.data.withUnsafeMutableBufferPointer { dkp in
                             dV.data.withUnsafeMutableBufferPointer { dvp in
-                                scoreGrad.withUnsafeMutableBufferPointer { dsp in
-                                    let ds = dsp.baseAddress!
-                                    for i in 0..<b {
-                                        for j in 0..<h {
-                                            let qOff = i * tq * d + j * dh, kOff = i * tk * d + j * dh
-                                            let pb = pp.baseAddress! + (i * h + j) * tq * tk
-                                            let dob = dop.baseAddress! + qOff
-                                            // dP(Tq, Tk) = dO Vᵀ
-                                            sgemm(transB: true, m: tq, n: tk, k: dh, a: dob, lda: d,
-                                                  b: vp + kOff, ldb: d, c: ds, ldc: tk)
-                                            // dV(Tk, dh) = Pᵀ dO
-                                            sgemm(transA: true, m: tk, n: dh, k: tq, a: pb, lda: tk,
-                                                  b: dob, ldb: d, c: dvp.baseAddress! + kOff, ldc: d)
-                                            softmaxBackwardRows(probs: pb, grad: ds, rows: tq, cols: tk)
-                                            // dQ(Tq, dh) = scale · dS K;  dK(Tk, dh) = scale · dSᵀ Q
-                                            sgemm(m: tq, n: dh, k: tk, alpha: scale, a: ds, lda: tk,
-                                                  b: kp + kOff, ldb: d, c: dqp.baseAddress! + qOff, ldc: d)
-                                            sgemm(transA: true, m: tk, n: dh, k: tq, alpha: scale, a: ds, lda: tk,
-                                                  b: qp + qOff, ldb: d, c: dkp.baseAddress! + kOff, ldc: d)
-                                        }
+                                let (p0, do0) = (pp.baseAddress!, dop.baseAddress!)
+                                let (dq0, dk0, dv0) = (dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!)
+                                // Each (item, head) block writes only its own columns of dQ, dK, dV.
+                                parallelRanges(b * h, grain: 1) { blocks in
+                                    let ds = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)  // dP, then dS
+                                    defer { ds.deallocate() }
+                                    for ij in blocks {
+                                        let (i, j) = ij.quotientAndRemainder(dividingBy: h)
+                                        let qOff = i * tq * d + j * dh, kOff = i * tk * d + j * dh
+                                        let pb = p0 + ij * tq * tk, dob = do0 + qOff
+                                        // dP(Tq, Tk) = dO Vᵀ
+                                        sgemm(transB: true, m: tq, n: tk, k: dh, a: dob, lda: d,
+                                              b: vp + kOff, ldb: d, c: ds, ldc: tk)
+                                        // dV(Tk, dh) = Pᵀ dO
+                                        sgemm(transA: true, m: tk, n: dh, k: tq, a: pb, lda: tk,
+                                              b: dob, ldb: d, c: dv0 + kOff, ldc: d)
+                                        softmaxBackwardRows(probs: pb, grad: ds, rows: tq, cols: tk)
+                                        // dQ(Tq, dh) = scale · dS K;  dK(Tk, dh) = scale · dSᵀ Q
+                                        sgemm(m: tq, n: dh, k: tk, alpha: scale, a: ds, lda: tk,
+                                              b: kp + kOff, ldb: d, c: dq0 + qOff, ldc: d)
+                                        sgemm(transA: true, m: tk, n: dh, k: tq, alpha: scale, a: ds, lda: tk,
+                                              b: qp + qOff, ldb: d, c: dk0 + kOff, ldc: d)
                                     }
                                 }
                             }
@@ -167,9 +172,9 @@ public final class MultiHeadAttention {
         var dx = query.backward(dQ)                  // dx: (B, Tq, D)
         var dc = key.backward(dK)                    // dcontext: (B, Tk, Dc)
         let dcFromV = value.backward(dV)             // dcontext: (B, Tk, Dc)
-        addInPlace(&dc, dcFromV)
+        dc.add(dcFromV)
         if cache.isSelf {
-            addInPlace(&dx, dc)
+            dx.add(dc)
             return (dx, nil)
         }
         return (dx, dc)
@@ -189,22 +194,4 @@ public final class MultiHeadAttention {
             }
         }
     }
-}
-
-/// a += b elementwise (same shapes).
-@inline(__always)
-private func addInPlace(_ a: inout Tensor, _ b: Tensor) {
-    precondition(a.shape == b.shape, "addInPlace: shapes \(a.shape) and \(b.shape)")
-    a.data.withUnsafeMutableBufferPointer { ap in
-        b.data.withUnsafeBufferPointer { bp in
-            for i in 0..<ap.count { ap[i] += bp[i] }
-        }
-    }
-}
-
-/// A tensor whose elements the caller overwrites before reading (BLAS with beta = 0);
-/// skips the zero fill, a full extra pass over memory.
-private func uninitializedTensor(_ shape: [Int]) -> Tensor {
-    let n = shape.reduce(1, *)
-    return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: n) { _, count in count = n })
 }

@@ -9,12 +9,10 @@ public final class ResidualBlock {
     public let inChannels: Int
     public let outChannels: Int
     public let timeDim: Int
-    private let norm1: GroupNorm
-    private let act1 = SiLU()
+    private let norm1: GroupNorm                 // with SiLU fused in
     private let conv1: Conv2d
     private let timeProjection: Linear
-    private let norm2: GroupNorm
-    private let act2 = SiLU()
+    private let norm2: GroupNorm                 // with SiLU fused in
     private let conv2: Conv2d
     private let skip: Conv2d?
 
@@ -24,11 +22,11 @@ public final class ResidualBlock {
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.timeDim = timeDim
-        norm1 = GroupNorm(store, name: "\(name).norm1", channels: inChannels, groups: groups)
+        norm1 = GroupNorm(store, name: "\(name).norm1", channels: inChannels, groups: groups, silu: true)
         conv1 = Conv2d(store, name: "\(name).conv1", inChannels: inChannels, outChannels: outChannels,
                        kernel: 3, padding: 1, rng: &rng)
         timeProjection = Linear(store, name: "\(name).time", inFeatures: timeDim, outFeatures: outChannels, rng: &rng)
-        norm2 = GroupNorm(store, name: "\(name).norm2", channels: outChannels, groups: groups)
+        norm2 = GroupNorm(store, name: "\(name).norm2", channels: outChannels, groups: groups, silu: true)
         conv2 = Conv2d(store, name: "\(name).conv2", inChannels: outChannels, outChannels: outChannels,
                        kernel: 3, padding: 1, rng: &rng)
         skip = inChannels == outChannels ? nil
@@ -46,18 +44,18 @@ public final class ResidualBlock {
     /// x: (B, Cin, H, W), temb: (B, T) → (B, Cout, H, W).
     public func forward(_ x: Tensor, temb: Tensor) -> Tensor {
         precondition(temb.shape == [x.shape[0], timeDim], "ResidualBlock: temb \(temb.shape) for input \(x.shape)")
-        var h = conv1.forward(act1.forward(norm1.forward(x)))  // h: (B, Cout, H, W)
+        var h = conv1.forward(norm1.forward(x))  // h: (B, Cout, H, W)
         h.addPerPlane(timeProjection.forward(temb))            // t: (B, Cout)
-        var y = conv2.forward(act2.forward(norm2.forward(h)))  // y: (B, Cout, H, W)
+        var y = conv2.forward(norm2.forward(h))  // y: (B, Cout, H, W)
         y.add(skip?.forward(x) ?? x)
         return y
     }
 
     /// dy: (B, Cout, H, W) → dx: (B, Cin, H, W), dtemb: (B, T).
     public func backward(_ dy: Tensor) -> (dx: Tensor, dtemb: Tensor) {
-        let dh = norm2.backward(act2.backward(conv2.backward(dy)))  // dh: (B, Cout, H, W)
+        let dh = norm2.backward(conv2.backward(dy))  // dh: (B, Cout, H, W)
         let dtemb = timeProjection.backward(dh.sumPerPlane())        // dtemb: (B, T)
-        var dx = norm1.backward(act1.backward(conv1.backward(dh)))   // dx: (B, Cin, H, W)
+        var dx = norm1.backward(conv1.backward(dh))   // dx: (B, Cin, H, W)
         dx.add(skip?.backward(dy) ?? dy)
         return (dx, dtemb)
     }
