@@ -72,7 +72,7 @@ let package = Package(
         // reward, DDPO learner, and loading a fine-tuned checkpoint.
         .target(
             name: "FineTuning",
-            dependencies: ["Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "Diffusion", "World"]
+            dependencies: ["Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "Diffusion", "World", "Attacks"]
         ),
         .executableTarget(
             name: "ShieldDiffCLI",

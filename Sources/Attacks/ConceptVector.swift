@@ -33,20 +33,23 @@ public struct ConceptVector: Sendable {
         }
     }
 
-    /// The vector from `count` benign prompts of a seeded draw and their unsafe variants.
-    public static func estimate(model: DiffusionModel, count: Int = 64, seed: UInt64 = 0) -> ConceptVector {
+    /// The vector from `count` benign prompts of a seeded draw and their unsafe variants with
+    /// `expressions` and `triggers` (the attacks': all of them).
+    public static func estimate(model: DiffusionModel, count: Int = 64, seed: UInt64 = 0,
+                                expressions: [UnsafeExpression] = UnsafeExpression.allCases,
+                                triggers: [Style] = Style.triggers) -> ConceptVector {
         var rng = RandomGenerator(seed: seed).split(0xC0C3)
         let benign = PromptSet.benign.prompts
         var unsafe: [String] = [], safe: [String] = []
         for _ in 0..<count {
             let p = benign[Int(rng.next() % UInt64(benign.count))]
-            for e in UnsafeExpression.allCases {
+            for e in expressions {
                 var q = p
                 q.unsafeExpression = e
                 unsafe.append(q.text)
                 safe.append(p.text)
             }
-            for style in Style.triggers {
+            for style in triggers {
                 var q = p, r = p
                 q.style = style
                 r.style = Style.neutral[Int(rng.next() % 3)]

@@ -1214,7 +1214,7 @@ const ProtobufCMessageDescriptor shielddiff__v1__heartbeat__descriptor =
   (ProtobufCMessageInit) shielddiff__v1__heartbeat__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor shielddiff__v1__trajectory__field_descriptors[10] =
+static const ProtobufCFieldDescriptor shielddiff__v1__trajectory__field_descriptors[11] =
 {
   {
     "prompt",
@@ -1336,9 +1336,22 @@ static const ProtobufCFieldDescriptor shielddiff__v1__trajectory__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "concept_eta",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_FLOAT,
+    0,   /* quantifier_offset */
+    offsetof(Shielddiff__V1__Trajectory, concept_eta),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned shielddiff__v1__trajectory__field_indices_by_name[] = {
   8,   /* field[8] = alignment */
+  10,   /* field[10] = concept_eta */
   5,   /* field[5] = latents */
   6,   /* field[6] = log_probs */
   3,   /* field[3] = policy_version */
@@ -1352,7 +1365,7 @@ static const unsigned shielddiff__v1__trajectory__field_indices_by_name[] = {
 static const ProtobufCIntRange shielddiff__v1__trajectory__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor shielddiff__v1__trajectory__descriptor =
 {
@@ -1362,7 +1375,7 @@ const ProtobufCMessageDescriptor shielddiff__v1__trajectory__descriptor =
   "Shielddiff__V1__Trajectory",
   "shielddiff.v1",
   sizeof(Shielddiff__V1__Trajectory),
-  10,
+  11,
   shielddiff__v1__trajectory__field_descriptors,
   shielddiff__v1__trajectory__field_indices_by_name,
   1,  shielddiff__v1__trajectory__number_ranges,

@@ -1,3 +1,4 @@
+import Attacks
 import Diffusion
 import Models
 import Numerics
@@ -53,6 +54,25 @@ public final class DiffusionPolicy: NoisePredictor {
         }
         return Conditioning(concatenating: prompts.map { conditioningCache[$0]! })
     }
+
+    /// The conditioning of `prompts` with row i pushed along the concept vector by
+    /// `conceptEtas[i]` (0 = the plain row): what adversarial DDPO samples and trains on.
+    public func conditioning(_ prompts: [String], conceptEtas: [Float]) -> Conditioning {
+        precondition(conceptEtas.count == prompts.count, "DiffusionPolicy: \(conceptEtas.count) etas for \(prompts.count) prompts")
+        let plain = conditioning(prompts)
+        guard conceptEtas.contains(where: { $0 != 0 }) else { return plain }
+        return Conditioning(concatenating: prompts.indices.map { i in
+            let row = plain.row(i)
+            guard conceptEtas[i] != 0 else { return row }
+            let pushed = concept.inject(into: TextEncoding(tokens: row.tokens, mask: row.mask, pooled: row.pooled), eta: conceptEtas[i])
+            return Conditioning(tokens: pushed.tokens, mask: pushed.mask, pooled: pushed.pooled)
+        })
+    }
+
+    /// The defender's concept vector: estimated from the training words only (`striped`, the
+    /// `wild` style), so held-out prompts stay unseen; the frozen text tower makes it the same
+    /// in every actor and the learner.
+    public private(set) lazy var concept = ConceptVector.estimate(model: model, expressions: [.striped], triggers: [.wild])
 
     /// ∅: the null prompt as one row.
     public var null: Conditioning { conditioning([Prompt.nullText]) }

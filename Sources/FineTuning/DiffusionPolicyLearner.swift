@@ -70,7 +70,7 @@ public final class DiffusionPolicyLearner: PolicyLearner {
     }
 
     public func update(_ trajectories: [Wire.Trajectory]) throws -> [String: Double] {
-        let conditioning = policy.conditioning(trajectories.map(\.prompt))
+        let conditioning = policy.conditioning(trajectories.map(\.prompt), conceptEtas: trajectories.map(\.conceptEta))
         let batch = trajectories.enumerated().map { i, t in
             DDPOTrajectory(prompt: t.prompt, conditioning: conditioning.row(i), timesteps: t.timesteps.map { Int($0) },
                            latents: t.latents, logProbs: t.logProbs, reward: t.reward)

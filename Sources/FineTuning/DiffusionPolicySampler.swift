@@ -11,17 +11,24 @@ import World
 public final class DiffusionPolicySampler: PolicySampler {
     private let policy: DiffusionPolicy
     private let sampler: DDPOSampler
+    private let embeddingShare: Double
+    private let conceptEta: Float
 
-    /// The shipped model wrapped as `config` asks (LoRA rank, steps, guidance, η).
+    /// The shipped model wrapped as `config` asks (LoRA rank, steps, guidance, η, the
+    /// adversarial encoding push).
     public convenience init(config: RunConfig) throws {
         let h = config.hyperparameters
         self.init(policy: DiffusionPolicy(model: try DiffusionModel.load(), loraRank: h.loraRank, seed: config.seed),
-                  steps: h.steps, guidance: Float(h.guidance), eta: h.eta)
+                  steps: h.steps, guidance: Float(h.guidance), eta: h.eta,
+                  embeddingShare: config.adversarial.embeddingShare, conceptEta: Float(config.adversarial.eta))
     }
 
-    /// Samples from `policy` with N = `steps`, guidance w and η.
-    public init(policy: DiffusionPolicy, steps: Int, guidance: Float, eta: Double) {
-        self.policy = policy
+    /// Samples from `policy` with N = `steps`, guidance w and η; a share `embeddingShare` of
+    /// the trajectories (chosen by each one's seed) with the encoding + `conceptEta`·vector.
+    public init(policy: DiffusionPolicy, steps: Int, guidance: Float, eta: Double,
+                embeddingShare: Double = 0, conceptEta: Float = 0) {
+        precondition((0...1).contains(embeddingShare), "DiffusionPolicySampler: embedding share \(embeddingShare) outside [0, 1]")
+        (self.policy, self.embeddingShare, self.conceptEta) = (policy, embeddingShare, conceptEta)
         sampler = DDPOSampler(guided: GuidedNoise(predictor: policy, null: policy.null, scale: guidance),
                               schedule: NoiseSchedule(), steps: steps, eta: eta, latentShape: DiffusionPolicy.latentShape)
     }
@@ -32,7 +39,8 @@ public final class DiffusionPolicySampler: PolicySampler {
 
     public func sample(prompts: [String], safePrompts: [String], seeds: [UInt64], version: UInt64)
         -> (trajectories: [Wire.Trajectory], images: Tensor) {
-        let sampled = sampler.sample(prompts: prompts, conditioning: policy.conditioning(prompts), seeds: seeds,
+        let etas = seeds.map(pushEta)
+        let sampled = sampler.sample(prompts: prompts, conditioning: policy.conditioning(prompts, conceptEtas: etas), seeds: seeds,
                                      reward: { Array(repeating: 0, count: $0.shape[0]) })
         let finals = Tensor.stackBatch(sampled.map { t in
             Tensor(shape: [1] + DiffusionPolicy.latentShape, data: Array(t.latents.data.suffix(t.latents.shape[1])))
@@ -40,8 +48,17 @@ public final class DiffusionPolicySampler: PolicySampler {
         let trajectories = sampled.indices.map { i in
             Wire.Trajectory(prompt: prompts[i], safePrompt: safePrompts[i], seed: seeds[i], policyVersion: version,
                             timesteps: sampled[i].timesteps.map { UInt32($0) }, latents: sampled[i].latents,
-                            logProbs: sampled[i].logProbs, reward: 0, alignment: 0, unsafeProbability: 0)
+                            logProbs: sampled[i].logProbs, reward: 0, alignment: 0, unsafeProbability: 0,
+                            conceptEta: etas[i])
         }
         return (trajectories, imageBatch(Latents.decode(finals)))
+    }
+
+    /// The push of the trajectory with `seed`: `conceptEta` for a share `embeddingShare` of
+    /// seeds (a stream of its own, so the noise the seed draws is unchanged), else 0.
+    private func pushEta(seed: UInt64) -> Float {
+        guard embeddingShare > 0 else { return 0 }
+        var rng = RandomGenerator(seed: seed).split(0xAD7E)
+        return Double(rng.nextUniform()) < embeddingShare ? conceptEta : 0
     }
 }

@@ -81,7 +81,7 @@ public struct TextPrompt: Equatable, Hashable, Sendable, CustomStringConvertible
         safeSideText = safe.joined(separator: " ")
     }
 
-    private static let explicitWords: [String: UnsafeExpression] = [
+    static let explicitWords: [String: UnsafeExpression] = [
         "striped": .striped, "banded": .banded, "zebra": .zebra, "stripes": .withStripes, "bands": .withBands,
     ]
     private static let positionWords = Dictionary(uniqueKeysWithValues: Position.allCases.map { ($0.words.last!, $0) })

@@ -25,6 +25,36 @@ final class DiffusionPolicyLearnerTests: XCTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(metrics["grad_norm"]), 0)
     }
 
+    /// Adversarial DDPO's encoding push: a share of the trajectories (by seed) is sampled with
+    /// encoding + η·concept vector and says so; the learner scores them with the same push
+    /// (ratio 1 on-policy), and a learner that ignored it would not.
+    func testPushedTrajectoriesAreScoredWithThePushTheActorUsed() throws {
+        let seeds: [UInt64] = Array(1...8)
+        let prompts = Fixture.batchPrompts + Fixture.batchPrompts
+        let pushing = DiffusionPolicySampler(policy: try Fixture.policy(), steps: Fixture.steps, guidance: Fixture.guidance,
+                                             eta: Fixture.eta, embeddingShare: 0.5, conceptEta: 3)
+        let pushed = pushing.sample(prompts: prompts, safePrompts: prompts, seeds: seeds, version: 1).trajectories
+        let plain = Fixture.sampler(try Fixture.policy()).sample(prompts: prompts, safePrompts: prompts, seeds: seeds, version: 1).trajectories
+        print("concept etas by seed: \(pushed.map(\.conceptEta))")
+        XCTAssertTrue(pushed.allSatisfy { $0.conceptEta == 0 || $0.conceptEta == 3 })
+        XCTAssertEqual(plain.map(\.conceptEta), Array(repeating: 0, count: 8))
+        let count = pushed.filter { $0.conceptEta == 3 }.count
+        XCTAssertTrue((2...6).contains(count), "\(count) of 8 pushed at share 0.5")
+        for (a, b) in zip(pushed, plain) {
+            // Same seed, same initial noise; only the pushed ones then denoise differently.
+            XCTAssertEqual(a.latents.data.prefix(a.latents.shape[1]), b.latents.data.prefix(b.latents.shape[1]))
+            if a.conceptEta == 0 { XCTAssertEqual(a.latents, b.latents) } else { XCTAssertGreaterThan(maxAbsDifference(a.latents, b.latents), 1e-3) }
+        }
+        let rewards: [Float] = [0.3, -0.1, 0.8, 0.2, 0.5, -0.4, 0.1, 0.6]
+        let batch = Fixture.rewarded(pushed, rewards)
+        let metrics = try Fixture.learner().update(batch)
+        XCTAssertEqual(try XCTUnwrap(metrics["ratio_mean"]), 1, accuracy: 1e-4)
+        XCTAssertEqual(try XCTUnwrap(metrics["approx_kl"]), 0, accuracy: 1e-7)
+        let ignored = try Fixture.learner().update(batch.map { t in var t = t; t.conceptEta = 0; return t })
+        print("kl with the push ignored: \(ignored["approx_kl"] ?? .nan)")
+        XCTAssertGreaterThan(try XCTUnwrap(ignored["approx_kl"]), 1e-4)
+    }
+
     func testUpdateWithTheContentSafeRewardMovesTheAdaptersAndTheSampler() throws {
         let actor = Fixture.sampler(try Fixture.policy())
         let scorer = ContentSafeScorer(clip: try MiniCLIP.load(), detector: try UnsafeDetector.load(), wAlign: 1, wUnsafe: 1)

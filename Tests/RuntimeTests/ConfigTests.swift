@@ -30,7 +30,8 @@ final class ConfigTests: XCTestCase {
         ("hyperparameters.learner_threads", "48"), ("security.mode", "curve"), ("security.key", "/tmp/k7.key"),
         ("security.learner_public_key", "/tmp/l7.pub"), ("security.allowlist", "/tmp/a7"), ("limits.max_actors", "49"),
         ("limits.max_reward_workers", "50"), ("limits.max_hellos_per_second", "51"), ("limits.handshake_timeout_ms", "52"),
-        ("limits.max_unauthenticated_connections", "53"),
+        ("limits.max_unauthenticated_connections", "53"), ("adversarial.text_share", "0.54"),
+        ("adversarial.embedding_share", "0.55"), ("adversarial.eta", "5.6"),
     ]
 
     /// Each key lands in its own property: literal expected values, read through the
@@ -77,6 +78,9 @@ final class ConfigTests: XCTestCase {
         check(c.limits.maxHellosPerSecond, 51, "limits.max_hellos_per_second")
         check(c.limits.handshakeTimeoutMs, 52, "limits.handshake_timeout_ms")
         check(c.limits.maxUnauthenticatedConnections, 53, "limits.max_unauthenticated_connections")
+        check(c.adversarial.textShare, 0.54, "adversarial.text_share")
+        check(c.adversarial.embeddingShare, 0.55, "adversarial.embedding_share")
+        check(c.adversarial.eta, 5.6, "adversarial.eta")
     }
 
     func testEveryKeyFromAYAMLFileHasItsLiteralValue() throws {
@@ -152,6 +156,11 @@ final class ConfigTests: XCTestCase {
             ("prompt_set: file:/nonexistent/p.txt\n",
              "c.yaml:1: bad value 'file:/nonexistent/p.txt' for key 'prompt_set': cannot read prompt file '/nonexistent/p.txt'"),
             ("prompt_set: ' , '\n", "c.yaml:1: bad value ' , ' for key 'prompt_set': names no prompt set"),
+            ("adversarial:\n  text_share: 1.5\n",
+             "c.yaml:2: bad value '1.5' for key 'adversarial.text_share': expected a finite number in 0...1"),
+            ("adversarial:\n  embedding_share: -0.1\n",
+             "c.yaml:2: bad value '-0.1' for key 'adversarial.embedding_share': expected a finite number in 0...1"),
+            ("adversarial:\n  eta: 101\n", "c.yaml:2: bad value '101' for key 'adversarial.eta': expected a finite number in 0...100"),
         ]
         for (yaml, message) in cases {
             XCTAssertThrowsError(try RunConfig.parsing(yaml: yaml, source: "c.yaml"), yaml) { XCTAssertEqual("\($0)", message) }
@@ -167,6 +176,24 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try config.validated()) {
             XCTAssertEqual("\($0)", "max_buffered_trajectories (32) must be ≥ trajectories_per_update (500)")
         }
+    }
+
+    /// The encoding push needs the world's text encoder and a push to make.
+    func testEmbeddingShareNeedsTheDiffusionModelAndAnEta() throws {
+        var config = RunConfig()
+        try config.apply(override: "adversarial.embedding_share=0.5")
+        XCTAssertNoThrow(try config.validated())
+        try config.apply(override: "adversarial.eta=0")
+        XCTAssertThrowsError(try config.validated()) {
+            XCTAssertEqual("\($0)", "adversarial.embedding_share (0.5) needs adversarial.eta > 0, got 0.0")
+        }
+        try config.apply(override: "adversarial.eta=3")
+        try config.apply(override: "model=test-linear")
+        XCTAssertThrowsError(try config.validated()) {
+            XCTAssertEqual("\($0)", "adversarial.embedding_share needs model diffusion (the concept vector is the world's text encoder's), got model test-linear")
+        }
+        try config.apply(override: "adversarial.embedding_share=0")
+        XCTAssertNoThrow(try config.validated())
     }
 
     /// Four `*` ports are four ephemeral ports, not one endpoint named four times.

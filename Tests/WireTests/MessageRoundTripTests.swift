@@ -42,6 +42,7 @@ final class MessageRoundTripTests: XCTestCase {
         trajectory.latents.data[0] = .leastNonzeroMagnitude
         trajectory.reward = -.leastNonzeroMagnitude
         trajectory.unsafeProbability = 1
+        trajectory.conceptEta = .greatestFiniteMagnitude
         let payloads: [Envelope.Payload] = [
             .trajectoryBatch(TrajectoryBatch(actorID: "a", batchID: .max, trajectories: [trajectory])),
             .hello(Hello(role: .supervisor, instanceID: "s", pid: .max, policyVersion: 0)),

@@ -36,6 +36,9 @@ final class MessageValidationTests: XCTestCase {
                        .outOfRange(what: "unsafe probability of \(t)", value: 1.5, allowed: 0...1))
         assertRejected(batch { $0.unsafeProbability = -0.25 },
                        .outOfRange(what: "unsafe probability of \(t)", value: -0.25, allowed: 0...1))
+        assertRejected(batch { $0.conceptEta = -1 },
+                       .outOfRange(what: "concept eta of \(t)", value: -1, allowed: 0...Double(Float.greatestFiniteMagnitude)))
+        assertRejected(batch { $0.conceptEta = .infinity }, .nonFinite(name: "concept eta of \(t)", index: 0))
     }
 
     func testTrajectoryLimits() {

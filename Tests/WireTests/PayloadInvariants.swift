@@ -45,6 +45,7 @@ func invariantViolations(_ payload: Envelope.Payload, limits: WireLimits) -> [St
             tensor(t.latents)
             require(t.logProbs.count == n && t.logProbs.allSatisfy(\.isFinite), "log-probs")
             require(t.reward.isFinite && t.alignment.isFinite && (0...1).contains(t.unsafeProbability), "reward parts")
+            require(t.conceptEta.isFinite && t.conceptEta >= 0, "concept eta")
         }
     case let .batchAck(a):
         require(Int(a.accepted) + Int(a.rejected) <= limits.maxTrajectories, "ack counts")

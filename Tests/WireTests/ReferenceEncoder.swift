@@ -60,6 +60,7 @@ func writeTrajectory(_ m: inout ProtoWriter, _ t: Trajectory) {
     m.string(1, t.prompt); m.string(2, t.safePrompt); m.uint(3, t.seed); m.uint(4, t.policyVersion)
     m.packedUInt32(5, t.timesteps); m.message(6, writeTensor("", t.latents)); m.packedFloats(7, t.logProbs)
     m.float(8, t.reward); m.float(9, t.alignment); m.float(10, t.unsafeProbability)
+    m.float(11, t.conceptEta)
 }
 
 /// The weights checksum as PROTOCOL.md defines it, byte string built explicitly.

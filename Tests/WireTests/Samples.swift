@@ -10,7 +10,7 @@ enum Samples {
             prompt: "a photo of a beach", safePrompt: "a photo of a beach, clothed", seed: seed, policyVersion: 4,
             timesteps: timesteps, latents: Tensor(randomNormal: [steps + 1, latentSize], rng: &rng),
             logProbs: (0..<steps).map { _ in -1.5 + rng.nextGaussian() * 0.1 },
-            reward: 0.25, alignment: 0.31, unsafeProbability: 0.06)
+            reward: 0.25, alignment: 0.31, unsafeProbability: 0.06, conceptEta: 3)
     }
 
     static func images(_ count: Int, value: Float = 0.5) -> Tensor {

@@ -290,10 +290,16 @@ struct  Shielddiff__V1__Trajectory
   float reward;
   float alignment;
   float unsafe_prob;
+  /*
+   * Adversarial training: the eta of the concept-vector push the actor added to the prompt's
+   * encoding (encoding + eta * vector); the learner scores the steps with the same push.
+   * 0 (the default) = the plain encoding. Finite and >= 0.
+   */
+  float concept_eta;
 };
 #define SHIELDDIFF__V1__TRAJECTORY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&shielddiff__v1__trajectory__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, NULL, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, NULL, 0,NULL, 0, 0, 0, 0 }
 
 
 /*

@@ -14,6 +14,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
     private let mailbox: ActorMailbox
     private let prompts: [TextPrompt]
     private let batchSize: Int
+    private let textShare: Double
     private let log: RuntimeLog
     private let wake: @Sendable () -> Void
     private var rng: RandomGenerator
@@ -33,6 +34,7 @@ final class ActorSamplingLoop: @unchecked Sendable {
         self.wake = wake
         prompts = config.prompts
         batchSize = config.trajectoriesPerBatch
+        textShare = config.adversarial.textShare
         // The per-actor stream: different slots never share one, and a slot starting at version
         // 1 (an undisturbed run) always draws the same prompts and noises. A life that starts
         // later (a restarted actor) switches to the stream of its first version (`sampleBatch`):
@@ -92,13 +94,20 @@ final class ActorSamplingLoop: @unchecked Sendable {
         }
     }
 
+    /// The text an actor samples for `prompt`: an adversarial rewrite for a share `textShare`
+    /// of the draws (adversarial DDPO), else the prompt. The safe side stays the prompt's.
+    private func adversarialText(_ prompt: TextPrompt) -> String {
+        guard textShare > 0, Double(rng.nextUniform()) < textShare else { return prompt.text }
+        return AdversarialRewrite.rewrite(prompt, rng: &rng).text
+    }
+
     private func sampleBatch(version: UInt64, epoch: Int) {
         if !streamChosen {
             streamChosen = true
             if version > 1 { rng = rng.split(version) }
         }
         let chosen = (0..<batchSize).map { _ in prompts[Int(rng.next() % UInt64(prompts.count))] }
-        let texts = chosen.map(\.text), safe = chosen.map(\.safeSideText)
+        let texts = chosen.map(adversarialText), safe = chosen.map(\.safeSideText)
         let seeds = chosen.map { _ in rng.next() }
         var (trajectories, images) = sampler.sample(prompts: texts, safePrompts: safe, seeds: seeds, version: version)
         let scores: [RewardScore]

@@ -83,6 +83,11 @@ extension RunConfig {
             fields.append(.int("hyperparameters.anchor_batch", \.hyperparameters.anchorBatch, "benign-anchor pairs per optimizer step", atLeast1))
             fields.append(.int("hyperparameters.learner_threads", \.hyperparameters.learnerThreads,
                                "threads sharing each learner optimizer step, each with its own denoiser copy (0 = one per core)", atLeast0))
+            fields.append(.number("adversarial.text_share", \.adversarial.textShare,
+                                  "share of the actors' drawn prompts replaced by an adversarial rewrite (explicit words repeated, words shuffled, unknown words padded in); 0 = off", 0...1))
+            fields.append(.number("adversarial.embedding_share", \.adversarial.embeddingShare,
+                                  "share of the actors' trajectories sampled and trained with the prompt's encoding + adversarial.eta·concept vector (model diffusion only); 0 = off", 0...1))
+            fields.append(.number("adversarial.eta", \.adversarial.eta, "η of the concept-vector push of adversarial.embedding_share (> 0)", 0...100))
             fields.append(.string("security.mode", \.security.mode,
                                   "curve = CURVE with the learner's allowlist; none = plaintext (said explicitly); empty = plaintext, loopback/ipc/inproc endpoints only",
                                   check: { ["", "none", "curve"].contains($0) ? nil : "expected curve, none or empty" }))

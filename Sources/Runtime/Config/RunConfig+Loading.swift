@@ -104,6 +104,12 @@ extension RunConfig {
         if hyperparameters.timestepFraction <= 0 {
             throw ConfigError("hyperparameters.timestep_fraction must be > 0, got \(hyperparameters.timestepFraction)")
         }
+        if adversarial.embeddingShare > 0 && model != "diffusion" {
+            throw ConfigError("adversarial.embedding_share needs model diffusion (the concept vector is the world's text encoder's), got model \(model)")
+        }
+        if adversarial.embeddingShare > 0 && adversarial.eta <= 0 {
+            throw ConfigError("adversarial.embedding_share (\(adversarial.embeddingShare)) needs adversarial.eta > 0, got \(adversarial.eta)")
+        }
         // `tcp://host:*` asks for an ephemeral port: four of them bind four different ports.
         let fixed = [endpoints.control, endpoints.weights, endpoints.rewardFrontend, endpoints.rewardBackend]
             .filter { !$0.hasSuffix(":*") }

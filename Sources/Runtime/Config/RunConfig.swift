@@ -123,6 +123,23 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public init() {}
     }
 
+    /// Adversarial DDPO (issue 13 point 5): part of the actors' samples come from attack-like
+    /// inputs, so the fine-tuning learns to refuse them too. Both shares 0 (the default) =
+    /// plain ShieldDiff. Measured in README "Attacks and the safety report".
+    public struct Adversarial: Codable, Equatable, Sendable {
+        /// Share of the drawn prompts an actor replaces by an adversarial rewrite of the same
+        /// prompt (`World.AdversarialRewrite`: the prompt's own explicit words repeated,
+        /// words shuffled, unknown words padded in — what query-search and Ring-A-Bell find).
+        public var textShare = 0.0
+        /// Share of the trajectories sampled (and trained) with the prompt's encoding pushed
+        /// along the concept vector, encoding + η·vector (what embedding injection feeds).
+        public var embeddingShare = 0.0
+        /// η of that push (Ring-A-Bell's and `shielddiff attack`'s default is 3).
+        public var eta = 3.0
+        /// Off.
+        public init() {}
+    }
+
     /// Which model implementation the factory builds: `diffusion`, or `test-linear` (the
     /// protocol-conformance policy of runtime tests and benchmarks; never the default).
     public var model = "diffusion"
@@ -208,6 +225,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var shutdownTimeoutMs = 10000
     /// Model hyperparameters.
     public var hyperparameters = Hyperparameters()
+    /// Adversarial DDPO: attack-like prompts and encodings in the actors' samples.
+    public var adversarial = Adversarial()
     /// CURVE keys and the allowlist.
     public var security = Security()
     /// Bounds on what peers may make the learner hold.

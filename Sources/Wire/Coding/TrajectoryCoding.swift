@@ -12,7 +12,7 @@ extension Trajectory {
             timesteps: CRead.array(c.timesteps, count: c.n_timesteps),
             latents: try CRead.tensor(c.latents, field: "latents of \(what)", limits: limits),
             logProbs: CRead.array(c.log_probs, count: c.n_log_probs),
-            reward: c.reward, alignment: c.alignment, unsafeProbability: c.unsafe_prob)
+            reward: c.reward, alignment: c.alignment, unsafeProbability: c.unsafe_prob, conceptEta: c.concept_eta)
     }
 
     func cMessage(_ arena: CArena) -> UnsafeMutablePointer<Shielddiff__V1__Trajectory> {
@@ -30,6 +30,7 @@ extension Trajectory {
         c.reward = reward
         c.alignment = alignment
         c.unsafe_prob = unsafeProbability
+        c.concept_eta = conceptEta
         return arena.new(c)
     }
 }

@@ -23,9 +23,13 @@ public struct Trajectory: Equatable, Sendable {
     public var alignment: Float
     /// Its unsafe-concept probability, in [0, 1].
     public var unsafeProbability: Float
+    /// Adversarial training: η of the concept-vector push added to the prompt's encoding
+    /// (`adversarial.embedding_share`); 0 = the plain encoding. Finite, ≥ 0.
+    public var conceptEta: Float
 
     public init(prompt: String, safePrompt: String, seed: UInt64, policyVersion: UInt64, timesteps: [UInt32],
-                latents: Tensor, logProbs: [Float], reward: Float, alignment: Float, unsafeProbability: Float) {
+                latents: Tensor, logProbs: [Float], reward: Float, alignment: Float, unsafeProbability: Float,
+                conceptEta: Float = 0) {
         self.prompt = prompt
         self.safePrompt = safePrompt
         self.seed = seed
@@ -36,6 +40,7 @@ public struct Trajectory: Equatable, Sendable {
         self.reward = reward
         self.alignment = alignment
         self.unsafeProbability = unsafeProbability
+        self.conceptEta = conceptEta
     }
 
     /// Checks every rule of the .proto; `what` names the trajectory, e.g. "trajectory 3".
@@ -59,6 +64,7 @@ public struct Trajectory: Equatable, Sendable {
         try Validation.checkScalar(reward, what: "reward of \(what)")
         try Validation.checkScalar(alignment, what: "alignment of \(what)")
         try Validation.checkScalar(unsafeProbability, what: "unsafe probability of \(what)", allowed: 0...1)
+        try Validation.checkScalar(conceptEta, what: "concept eta of \(what)", allowed: 0...Float.greatestFiniteMagnitude)
     }
 }
 
