@@ -12,11 +12,9 @@ struct ShieldDiff: ParsableCommand {
     )
 
     /// Every command runs on the best OpenBLAS kernel the CPU supports: the process
-    /// re-executes itself once, before parsing, when OpenBLAS chose a weaker one. And every
-    /// command keeps freed tensors' memory for reuse instead of faulting it in afresh.
+    /// re-executes itself once, before parsing, when OpenBLAS chose a weaker one.
     static func main() {
         BLASKernel.selectBestOrReexecute()
-        MallocTuning.keepFreedMemoryForReuse()
         main(nil)
     }
 }
