@@ -137,8 +137,11 @@ final class PythonWorkerTests: XCTestCase {
             """)
         let script = Python.root.appendingPathComponent("scripts/python_reward_worker.py").path
         run = try RunHarness("pynude")
-        // NudeNet takes tens of ms per image: small updates keep the test short.
-        let config = try run.writeConfig("updates: 0\nactors: 1\ntrajectories_per_batch: 4\ntrajectories_per_update: 8\n")
+        // NudeNet takes tens of ms per image: small updates keep the test short, and its worker
+        // (one thread: no heartbeat while it scores a request) gets a liveness window of 2 s
+        // instead of the harness's 0.3 s, as a deployment would give a slow detector.
+        let config = try run.writeConfig("updates: 0\nactors: 1\ntrajectories_per_batch: 4\ntrajectories_per_update: 8\n"
+                                          + "heartbeat_interval_ms: 250\nliveness: 8\n")
         let bound = try startLearnerAndActor(config: config)
         let arguments = ["--detector", "nudenet"] + workerArguments(bound.backend)
         try run.startPython("py-reward-0", script, arguments)
@@ -168,9 +171,9 @@ final class PythonWorkerTests: XCTestCase {
             run.log("learner").range(of: "reward worker py-reward-0 gone \\((silent|unreachable)", options: .regularExpression) != nil
         }
         let before = run.latestVersion()
-        try run.startPython("py-reward-0", script, arguments)
+        let restarted = try run.startPython("py-reward-0", script, arguments)
         run.waitUntil("the restarted NudeNet worker joins and updates go on", timeout: .seconds(120)) {
-            run.log("learner").components(separatedBy: "reward worker py-reward-0 (pid").count == 3
+            run.log("learner").contains("reward worker py-reward-0 (pid \(restarted.processIdentifier)) joined")
                 && run.latestVersion() >= before + 2
         }
         run.signal("learner", SIGTERM)
