@@ -24,7 +24,6 @@ public final class WeightsRelay: @unchecked Sendable {
         public var newestVersion: UInt64 = 0
     }
 
-    private let config: RunConfig
     private let log: RuntimeLog
     private let parentPID: Int32?
     private let context: ZMQContext
@@ -40,7 +39,6 @@ public final class WeightsRelay: @unchecked Sendable {
         guard let path = WeightsRelay.ipcPath(local) else {
             throw ConfigError("endpoints.weights_relay is '\(local)': a relay needs a node-local ipc:// endpoint to serve")
         }
-        self.config = config
         self.parentPID = parentPID
         log = RuntimeLog(name: instanceID)
         let curve = try PeerCurve.load(config, role: .actor, name: instanceID)
