@@ -105,11 +105,3 @@ public struct DDIMStep: Sendable {
         }
     }
 }
-
-/// Classifier-free guidance: ε = ε(x, ∅) + w·(ε(x, c) − ε(x, ∅)).
-public func guidedNoise(unconditional: Tensor, conditional: Tensor, scale w: Float) -> Tensor {
-    precondition(unconditional.shape == conditional.shape, "guidance inputs differ in shape")
-    var out = unconditional
-    for i in out.data.indices { out.data[i] += w * (conditional.data[i] - unconditional.data[i]) }
-    return out
-}

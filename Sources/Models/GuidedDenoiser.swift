@@ -42,20 +42,17 @@ public struct GuidanceContext: Sendable {
 
 extension UNet {
     /// Classifier-free guided noise ε = ε(x, t, ∅) + w·(ε(x, t, c) − ε(x, t, ∅)) for latents
-    /// x: (B, 12, H, W) all at timestep `t`, as one UNet batch of 2B.
+    /// x: (B, 12, H, W) all at timestep `t`, as one UNet batch of 2B (`Diffusion.GuidancePair`).
     public func guidedNoise(_ x: Tensor, timestep t: Int, conditioning c: GuidanceContext, scale w: Float) -> Tensor {
         let b = c.batch
         precondition(x.shape.first == b, "guidedNoise: latents \(x.shape) for \(b) conditions")
-        let eps = forward(.stackBatch([x, x]), timesteps: [Float](repeating: Float(t), count: 2 * b),
+        let eps = forward(GuidancePair.input(x), timesteps: [Float](repeating: Float(t), count: 2 * b),
                           context: c.tokens, mask: c.mask, pooled: c.pooled)  // eps: (2B, 12, H, W)
-        return Diffusion.guidedNoise(unconditional: eps.batchSlice(b..<(2 * b)), conditional: eps.batchSlice(0..<b), scale: w)
+        return GuidancePair.noise(eps, scale: w)
     }
 
-    /// Adds every parameter's gradient for dL/dε of the last `guidedNoise` call with scale `w`:
-    /// dε_c = w·dε, dε_∅ = (1 − w)·dε.
+    /// Adds every parameter's gradient for dL/dε of the last `guidedNoise` call with scale `w`.
     public func guidedBackward(_ dEps: Tensor, scale w: Float) {
-        var cond = dEps, uncond = dEps
-        for i in dEps.data.indices { cond.data[i] *= w; uncond.data[i] *= 1 - w }
-        backward(.stackBatch([cond, uncond]))
+        backward(GuidancePair.gradient(dEps, scale: w))
     }
 }

@@ -16,8 +16,8 @@ public protocol NoisePredictor: AnyObject {
 }
 
 /// Classifier-free guided noise, ε = ε(x, ∅) + w·(ε(x, c) − ε(x, ∅)), with both halves
-/// evaluated as one batch of 2B rows (unconditional rows first), and its backward:
-/// dε(x, c) = w·dε, dε(x, ∅) = (1 − w)·dε. Sampler and learner both go through this.
+/// evaluated as one batch of 2B rows (`Diffusion.GuidancePair`: the prompts' rows first), and
+/// its backward. Sampler and learner both go through this.
 public struct GuidedNoise {
     /// The denoiser.
     public let predictor: NoisePredictor
@@ -37,23 +37,13 @@ public struct GuidedNoise {
         let b = x.shape[0]
         precondition(timesteps.count == b && conditioning.batch == b,
                      "GuidedNoise: \(timesteps.count) timesteps and \(conditioning.batch) conditions for \(b) latents")
-        let pair = Tensor(shape: [2 * b] + x.shape.dropFirst(), data: x.data + x.data)  // (2B, C, H, W)
-        let rows = Conditioning(concatenating: Array(repeating: null, count: b) + [conditioning])
-        let eps = predictor.predictNoise(pair, timesteps: timesteps + timesteps, conditioning: rows)
-        let half = x.count
-        return guidedNoise(unconditional: Tensor(shape: x.shape, data: Array(eps.data[..<half])),
-                           conditional: Tensor(shape: x.shape, data: Array(eps.data[half...])),
-                           scale: scale)
+        let rows = Conditioning(concatenating: [conditioning] + Array(repeating: null, count: b))
+        let eps = predictor.predictNoise(GuidancePair.input(x), timesteps: timesteps + timesteps, conditioning: rows)
+        return GuidancePair.noise(eps, scale: scale)
     }
 
     /// Backward of the last `forward` from dL/dε: (B, C, H, W).
     public func backward(_ dEps: Tensor) {
-        var pair = Tensor(zeros: [2 * dEps.shape[0]] + dEps.shape.dropFirst())  // (2B, C, H, W)
-        let half = dEps.count, w = scale
-        for i in 0..<half {
-            pair.data[i] = (1 - w) * dEps.data[i]
-            pair.data[half + i] = w * dEps.data[i]
-        }
-        predictor.backwardNoise(pair)
+        predictor.backwardNoise(GuidancePair.gradient(dEps, scale: scale))
     }
 }
