@@ -13,7 +13,24 @@ nonisolated(unsafe) public var elementwiseThreads: Int?
 /// Each item must write only its own outputs, so the result never depends on the split.
 @inline(__always)
 func parallelRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-    let parts = min(elementwiseThreads ?? blasThreads, count / max(grain, 1))
+    run(count, parts: min(elementwiseThreads ?? blasThreads, count / max(grain, 1)), body)
+}
+
+/// `parallelRanges` for blocks that make their own small GEMMs (attention's (item, head)
+/// blocks): while the ranges run in parallel OpenBLAS is held at one thread per call, so the
+/// GEMMs of each range do not start OpenBLAS threads of their own on cores that the other
+/// ranges already use.
+func parallelGEMMBlocks(_ count: Int, _ body: (Range<Int>) -> Void) {
+    let threads = blasThreads
+    let parts = min(elementwiseThreads ?? threads, count)
+    guard parts > 1, threads > 1 else { return run(count, parts: parts, body) }
+    blasThreads = 1
+    defer { blasThreads = threads }
+    run(count, parts: parts, body)
+}
+
+/// `0..<count` as `parts` contiguous ranges, in parallel; on the caller's thread for one.
+private func run(_ count: Int, parts: Int, _ body: (Range<Int>) -> Void) {
     guard parts > 1 else {
         if count > 0 { body(0..<count) }
         return

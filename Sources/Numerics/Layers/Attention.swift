@@ -34,7 +34,7 @@ public struct KeyPaddingMask: Equatable, Sendable {
 /// the projected (B, T, D) tensors, so every per-head product is a strided `sgemm` on them
 /// with no transposes. Those products are small (at the denoiser's shapes OpenBLAS runs each
 /// on one thread), so the B·h (item, head) blocks are split across the element-wise threads
-/// (`parallelRanges`), each block computed as on one thread. As in Stable Diffusion's attention blocks only the output projection
+/// (`parallelGEMMBlocks`), each block computed on one thread with one-thread GEMMs. As in Stable Diffusion's attention blocks only the output projection
 /// has a bias (a key bias would cancel in the softmax anyway). An item whose keys are all
 /// masked gets zero weights, so its output is the output bias.
 public final class MultiHeadAttention {
@@ -97,7 +97,7 @@ public final class MultiHeadAttention {
                 o.data.withUnsafeMutableBufferPointer { op in
                     let (p0, o0) = (pp.baseAddress!, op.baseAddress!)
                     // Each (item, head) block writes only its own P block and O columns.
-                    parallelRanges(b * h, grain: 1) { blocks in
+                    parallelGEMMBlocks(b * h) { blocks in
                         for ij in blocks {
                             let (i, j) = ij.quotientAndRemainder(dividingBy: h)
                             let qb = qp + i * tq * d + j * dh, kb = kp + i * tk * d + j * dh
@@ -142,7 +142,7 @@ public final class MultiHeadAttention {
                                 let (p0, do0) = (pp.baseAddress!, dop.baseAddress!)
                                 let (dq0, dk0, dv0) = (dqp.baseAddress!, dkp.baseAddress!, dvp.baseAddress!)
                                 // Each (item, head) block writes only its own columns of dQ, dK, dV.
-                                parallelRanges(b * h, grain: 1) { blocks in
+                                parallelGEMMBlocks(b * h) { blocks in
                                     let ds = UnsafeMutablePointer<Float>.allocate(capacity: tq * tk)  // dP, then dS
                                     defer { ds.deallocate() }
                                     for ij in blocks {
