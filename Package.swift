@@ -84,20 +84,22 @@ let package = Package(
 
         // The gradient-check harness every test target shares.
         .target(name: "GradCheckSupport", dependencies: ["Numerics"], path: "Tests/GradCheckSupport"),
+        // Running the built binary and the Python checks, for the process tests.
+        .target(name: "CommandSupport", path: "Tests/CommandSupport"),
         .testTarget(name: "ZMQTests", dependencies: ["ZMQ"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Numerics"]),
         .testTarget(name: "NumericsTests", dependencies: ["Numerics", "GradCheckSupport"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Numerics"]),
-        .testTarget(name: "WorldTests", dependencies: ["World", "Numerics"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "Numerics", "CommandSupport"]),
+        .testTarget(name: "WorldTests", dependencies: ["World", "Numerics", "CommandSupport"]),
         .testTarget(name: "DiffusionTests", dependencies: ["Diffusion", "Numerics", "GradCheckSupport"]),
         .testTarget(name: "RLTests", dependencies: ["RL", "Diffusion", "Numerics", "GradCheckSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint", "World",
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "World", "Numerics", "Diffusion", "GradCheckSupport", "CommandSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Wire", "ZMQ", "Numerics", "Checkpoint", "World", "CommandSupport",
                                                     .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Models", "World", "Numerics", "GradCheckSupport"]),
+        .testTarget(name: "AttacksTests", dependencies: ["Attacks", "Models", "World", "Numerics", "GradCheckSupport", "CommandSupport"]),
         .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "CShieldProto"]),
-        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Models", "Numerics", "World"]),
+        .testTarget(name: "ONNXTests", dependencies: ["ONNX", "Models", "Numerics", "World", "CommandSupport"]),
         .testTarget(name: "FineTuningTests",
-                    dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World"]),
+                    dependencies: ["FineTuning", "Models", "RL", "Runtime", "Wire", "Numerics", "Checkpoint", "World", "CommandSupport"]),
     ]
 )

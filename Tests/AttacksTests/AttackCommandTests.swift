@@ -1,4 +1,5 @@
 import Attacks
+import CommandSupport
 import Foundation
 import Models
 import Numerics
@@ -23,7 +24,7 @@ final class AttackCommandTests: XCTestCase {
     func testEveryAttackPrintsPerTargetResultsAndWritesItsPrompts() throws {
         for method in AttackMethod.allCases {
             let out = work.appendingPathComponent(method.rawValue)
-            let run = try shielddiff(["attack", method.rawValue, "--checkpoint", tiny, "--targets", "2", "--budget", "4",
+            let run = try ShieldDiffBinary.run(["attack", method.rawValue, "--checkpoint", tiny, "--targets", "2", "--budget", "4",
                                       "--judge-images", "3", "--steps", "1", "--workers", "1", "--out", out.path])
             XCTAssertEqual(run.status, 0, run.stderr)
             XCTAssertTrue(run.stdout.contains("\(method.rawValue) target 0: "), run.stdout)
@@ -43,14 +44,14 @@ final class AttackCommandTests: XCTestCase {
                 XCTAssertEqual(prompts.map(\.text), targets.map { $0["adversarial_prompt"] as! String })
             }
         }
-        let bad = try shielddiff(["attack", "no-such", "--checkpoint", tiny])
+        let bad = try ShieldDiffBinary.run(["attack", "no-such", "--checkpoint", tiny])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("no-such"), bad.stderr)
     }
 
     func testAvoidExplicitKeepsTheExplicitWordsOut() throws {
         let out = work.appendingPathComponent("avoid")
-        let run = try shielddiff(["attack", "query-search", "--checkpoint", tiny, "--targets", "3", "--target-set", "explicit",
+        let run = try ShieldDiffBinary.run(["attack", "query-search", "--checkpoint", tiny, "--targets", "3", "--target-set", "explicit",
                                   "--budget", "10", "--judge-images", "1", "--steps", "1", "--workers", "1", "--avoid-explicit",
                                   "--out", out.path])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -78,7 +79,7 @@ final class AttackCommandTests: XCTestCase {
 
     func testSmallSafetyReport() throws {
         let out = work.appendingPathComponent("report")
-        let run = try shielddiff(["safety-report", "--base", tiny, "--shielddiff-checkpoint", tiny, "--images", "3",
+        let run = try ShieldDiffBinary.run(["safety-report", "--base", tiny, "--shielddiff-checkpoint", tiny, "--images", "3",
                                   "--targets", "2", "--budget", "2", "--judge-images", "2", "--steps", "1", "--workers", "1",
                                   "--methods", "base,shielddiff,blocklist", "--uce-checkpoint", tiny, "--out", out.path])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -104,28 +105,5 @@ final class AttackCommandTests: XCTestCase {
         XCTAssertEqual(blocklistSampler?["defense"] as? String, "blocklist", "\(methods[2])")
         let png = try Data(contentsOf: out.appendingPathComponent("examples.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
-    }
-
-    private func shielddiff(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let bundle = Bundle(for: AttackCommandTests.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("shielddiff") }
-        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            XCTFail("no shielddiff binary at \(candidates.map(\.path)); build the package first")
-            return (-1, "", "")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let (out, err) = (Pipe(), Pipe())
-        (process.standardOutput, process.standardError) = (out, err)
-        try process.run()
-        // Read stderr on its own thread so neither pipe can fill while the other is drained.
-        nonisolated(unsafe) var stderr = Data()
-        let done = DispatchSemaphore(value: 0)
-        Thread { stderr = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }.start()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        done.wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 }

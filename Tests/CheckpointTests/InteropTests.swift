@@ -1,4 +1,5 @@
 import Checkpoint
+import CommandSupport
 import Foundation
 import Numerics
 import XCTest
@@ -49,30 +50,6 @@ final class InteropTests: XCTestCase {
             }, path, metadata={"step": "7", "note": "héllo \"✓\""})
         """#
 
-    /// Python's stdout; fails the test with Python's own message if it cannot run.
-    func runPython(_ arguments: String...) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.script] + arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        switch process.terminationStatus {
-        case 0: return stdout
-        case 127: throw PythonFailure("python3 is not on PATH; the interop tests need python3 with numpy and safetensors")
-        default: throw PythonFailure("python3 exited with status \(process.terminationStatus): \(stderr)")
-        }
-    }
-
-    struct PythonFailure: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
-    }
-
     struct PythonView: Decodable {
         struct Entry: Decodable {
             let dtype: String
@@ -100,7 +77,7 @@ final class InteropTests: XCTestCase {
         let url = try temporaryDirectory(for: self).appendingPathComponent("swift.safetensors")
         try SafeTensorsFile(tensors: tensors, metadata: metadata).write(to: url)
 
-        let view = try JSONDecoder().decode(PythonView.self, from: runPython("read", url.path))
+        let view = try JSONDecoder().decode(PythonView.self, from: Data(try Python.run(Self.script, ["read", url.path]).utf8))
         XCTAssertEqual(view.metadata, metadata)
         XCTAssertEqual(Set(view.tensors.keys), Set(tensors.keys))
         for (name, tensor) in small {
@@ -119,7 +96,7 @@ final class InteropTests: XCTestCase {
 
     func testSwiftReadsWhatPythonWrites() throws {
         let url = try temporaryDirectory(for: self).appendingPathComponent("python.safetensors")
-        _ = try runPython("write", url.path)
+        try Python.run(Self.script, ["write", url.path])
         let file = try SafeTensorsFile(contentsOf: url)
 
         func base(_ n: Int, _ k: Int) -> [Double] { (0..<n).map { Double(($0 * 37 + k) % 101 - 50) / 8 } }

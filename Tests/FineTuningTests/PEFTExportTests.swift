@@ -1,3 +1,4 @@
+import CommandSupport
 import FineTuning
 import Foundation
 import Models
@@ -71,7 +72,7 @@ final class PEFTExportTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(at: folder) }
         try adapter.write(to: folder)
 
-        let found = try JSONDecoder().decode(Found.self, from: try runPython(folder.path))
+        let found = try JSONDecoder().decode(Found.self, from: Data(try Python.run(Self.script, [folder.path]).utf8))
         XCTAssertEqual(found.r, 2)
         XCTAssertEqual(found.lora_alpha, 2)
         // One module per adapted layer: every linear layer and convolution of the denoiser.
@@ -99,7 +100,7 @@ final class PEFTExportTests: XCTestCase {
         let log = folder.appendingPathComponent("learner.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let learner = Process()
-        learner.executableURL = URL(fileURLWithPath: Self.binary)
+        learner.executableURL = URL(fileURLWithPath: try ShieldDiffBinary.checked())
         learner.arguments = ["learner", "--parent-pid", String(getpid())] + [
             "model=diffusion", "run_dir=\(folder.path)/run", "hyperparameters.lora_rank=2", "updates=0",
             "endpoints.control=ipc://\(folder.path)/c.sock", "endpoints.weights=ipc://\(folder.path)/w.sock",
@@ -119,38 +120,12 @@ final class PEFTExportTests: XCTestCase {
         learner.waitUntilExit()
         XCTAssertEqual(learner.terminationStatus, 0, text())
         XCTAssertTrue(text().contains("PEFT adapter (r 2, "), text())
-        let found = try JSONDecoder().decode(Found.self, from: try runPython(folder.appendingPathComponent("run/adapter").path))
+        let found = try JSONDecoder().decode(Found.self, from: Data(try Python.run(Self.script, [folder.appendingPathComponent("run/adapter").path]).utf8))
         XCTAssertEqual(found.r, 2)
         XCTAssertFalse(found.modules.isEmpty)
     }
 
-    /// The built binary, next to the test bundle (or $SHIELDDIFF_BIN).
-    private static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["SHIELDDIFF_BIN"] { return path }
-        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL
-            ?? URL(fileURLWithPath: CommandLine.arguments[0])
-        return bundle.deletingLastPathComponent().appendingPathComponent("shielddiff").path
-    }
-
     func testFullDenoiserHasNoAdapter() throws {
         XCTAssertNil(try Fixture.policy(rank: 0).peftAdapter)
-    }
-
-    private func runPython(_ folder: String) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", Self.script, folder]
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw NSError(domain: "python3", code: Int(process.terminationStatus),
-                          userInfo: [NSLocalizedDescriptionKey: "python3 exited with status \(process.terminationStatus): \(stderr)"])
-        }
-        return stdout
     }
 }

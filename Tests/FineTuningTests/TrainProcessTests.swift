@@ -1,3 +1,4 @@
+import CommandSupport
 import Foundation
 import Runtime
 import XCTest
@@ -170,25 +171,12 @@ final class TrainProcessTests: XCTestCase {
 
     // MARK: - Processes
 
-    /// The built binary, next to the test bundle (or $SHIELDDIFF_BIN).
-    private static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["SHIELDDIFF_BIN"] { return path }
-        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL
-            ?? URL(fileURLWithPath: CommandLine.arguments[0])
-        return bundle.deletingLastPathComponent().appendingPathComponent("shielddiff").path
-    }
-
     /// Starts `shielddiff arguments…`; stdout goes to `<name>.out.log`, stderr to `<name>.log`.
     private func run(_ name: String, _ arguments: [String], in folder: URL) throws -> Process {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-            // A failure, not a skip: this is the one test of the real model through the runtime.
-            let message = "no shielddiff binary at \(Self.binary): build it first with "
-                + "`swift build -c release --build-tests` (or set SHIELDDIFF_BIN)"
-            XCTFail(message)
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: message])
-        }
+        // A failure, not a skip: this is the one test of the real model through the runtime.
+        let binary = try ShieldDiffBinary.checked()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.currentDirectoryURL = folder
         process.standardOutput = try logHandle("\(name).out", in: folder)

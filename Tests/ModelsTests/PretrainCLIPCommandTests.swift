@@ -1,33 +1,14 @@
+import CommandSupport
 import Foundation
 import Models
 import XCTest
 
 /// Runs the real `shielddiff pretrain clip` binary (built beside the test bundle) with tiny settings.
 final class PretrainCLIPCommandTests: XCTestCase {
-    private var binary: URL {
-        #if os(macOS)
-        let products = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }!.bundleURL.deletingLastPathComponent()
-        #else
-        let products = Bundle.main.bundleURL
-        #endif
-        return products.appendingPathComponent("shielddiff")
-    }
-
+    /// Status and everything printed (stdout, then stderr).
     private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("no shielddiff binary at \(binary.path); build the package with `swift build --build-tests`")
-            return (-1, "")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try ShieldDiffBinary.run(arguments)
+        return (result.status, result.stdout + result.stderr)
     }
 
     func testATinyRunWritesLoadableWeightsAndReports() throws {

@@ -1,3 +1,4 @@
+import CommandSupport
 import Foundation
 import Models
 import XCTest
@@ -20,7 +21,7 @@ final class SampleCommandTests: XCTestCase {
         let prompts = work.appendingPathComponent("prompts.txt")
         try (TinyDiffusion.prompts.joined(separator: "\n") + "\n").write(to: prompts, atomically: true, encoding: .utf8)
         let out = work.appendingPathComponent("out")
-        let run = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", out.path, "--checkpoint",
+        let run = try ShieldDiffBinary.run(["sample", "--prompts-file", prompts.path, "--out", out.path, "--checkpoint",
                                   work.appendingPathComponent("tiny.safetensors").path, "--steps", "2", "--seed", "7",
                                   "--workers", "1"])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -53,7 +54,7 @@ final class SampleCommandTests: XCTestCase {
         for (i, c) in cases.enumerated() {
             let prompts = work.appendingPathComponent("bad\(i).txt")
             try Data(c.bytes).write(to: prompts)
-            let run = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", work.appendingPathComponent("o").path,
+            let run = try ShieldDiffBinary.run(["sample", "--prompts-file", prompts.path, "--out", work.appendingPathComponent("o").path,
                                       "--checkpoint", work.appendingPathComponent("tiny.safetensors").path, "--steps", "1"])
             XCTAssertNotEqual(run.status, 0)
             XCTAssertTrue(run.stderr.contains("\(prompts.path): \(c.line): \(c.reason)"), run.stderr)
@@ -69,18 +70,18 @@ final class SampleCommandTests: XCTestCase {
         try Data(texts.map { $0 + "\r\n" }.joined().utf8).write(to: prompts)
         let tiny = work.appendingPathComponent("tiny.safetensors").path
         let out = work.appendingPathComponent("free")
-        let sample = try shielddiff(["sample", "--prompts-file", prompts.path, "--out", out.path, "--checkpoint", tiny,
+        let sample = try ShieldDiffBinary.run(["sample", "--prompts-file", prompts.path, "--out", out.path, "--checkpoint", tiny,
                                      "--steps", "2", "--workers", "1"])
         XCTAssertEqual(sample.status, 0, sample.stderr)
         let lines = try String(contentsOf: out.appendingPathComponent("samples.jsonl"), encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(lines.map { (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["prompt"] as? String },
                        texts)
-        let one = try shielddiff(["sample", "--prompt", "zebra ZEBRA whatever", "--out", work.appendingPathComponent("one").path,
+        let one = try ShieldDiffBinary.run(["sample", "--prompt", "zebra ZEBRA whatever", "--out", work.appendingPathComponent("one").path,
                                   "--checkpoint", tiny, "--steps", "1", "--workers", "1"])
         XCTAssertEqual(one.status, 0, one.stderr)
 
         let json = work.appendingPathComponent("eval.json")
-        let eval = try shielddiff(["eval", "--prompts-file", prompts.path, "--count", "8", "--checkpoint", tiny, "--steps", "2",
+        let eval = try ShieldDiffBinary.run(["eval", "--prompts-file", prompts.path, "--count", "8", "--checkpoint", tiny, "--steps", "2",
                                    "--workers", "1", "--json-out", json.path])
         XCTAssertEqual(eval.status, 0, eval.stderr)
         let row = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as! [String: Any]
@@ -89,12 +90,12 @@ final class SampleCommandTests: XCTestCase {
         let fidelity = row["fidelity"] as! [String: Any]
         XCTAssertEqual(fidelity["unspecified"] as? Int, 6, "\(fidelity)")
 
-        let evalSet = try shielddiff(["eval", "--set", "free-text-unsafe", "--count", "4", "--checkpoint", tiny, "--steps", "1",
+        let evalSet = try ShieldDiffBinary.run(["eval", "--set", "free-text-unsafe", "--count", "4", "--checkpoint", tiny, "--steps", "1",
                                       "--workers", "1", "--json-out", work.appendingPathComponent("e2.json").path])
         XCTAssertEqual(evalSet.status, 0, evalSet.stderr)
 
         let compareOut = work.appendingPathComponent("compare")
-        let compare = try shielddiff(["compare", "--sets", "free-text-benign", "--prompts-file", prompts.path, "--count", "4",
+        let compare = try ShieldDiffBinary.run(["compare", "--sets", "free-text-benign", "--prompts-file", prompts.path, "--count", "4",
                                       "--base", tiny, "--checkpoint", tiny, "--steps", "1", "--workers", "1", "--out", compareOut.path])
         XCTAssertEqual(compare.status, 0, compare.stderr)
         XCTAssertTrue(compare.stdout.contains("| free-text-benign | 4 |"), compare.stdout)
@@ -104,7 +105,7 @@ final class SampleCommandTests: XCTestCase {
 
     func testTinyPretrainRunWritesALoadableModel() throws {
         let out = work.appendingPathComponent("pretrained.safetensors")
-        let run = try shielddiff(["pretrain", "diffusion", "--steps", "2", "--batch-size", "4", "--channels", "8",
+        let run = try ShieldDiffBinary.run(["pretrain", "diffusion", "--steps", "2", "--batch-size", "4", "--channels", "8",
                                   "--inner-channels", "16", "--log-every", "1", "--out", out.path])
         XCTAssertEqual(run.status, 0, run.stderr)
         XCTAssertTrue(run.stdout.contains("step     2/2"), run.stdout)
@@ -113,7 +114,7 @@ final class SampleCommandTests: XCTestCase {
         XCTAssertEqual(model.textEncoder.config, MiniCLIP.Config().text, "conditioned on the shipped text tower")
         // A second stage continues from the first one's weights and architecture.
         let stage2 = work.appendingPathComponent("stage2.safetensors")
-        let next = try shielddiff(["pretrain", "diffusion", "--init-from", out.path, "--steps", "1", "--batch-size", "4",
+        let next = try ShieldDiffBinary.run(["pretrain", "diffusion", "--init-from", out.path, "--steps", "1", "--batch-size", "4",
                                    "--seed", "1", "--out", stage2.path])
         XCTAssertEqual(next.status, 0, next.stderr)
         let continued = try DiffusionModel.load(from: stage2)
@@ -128,7 +129,7 @@ final class SampleCommandTests: XCTestCase {
         let tiny = work.appendingPathComponent("tiny.safetensors").path
         func sample(_ defense: String) throws -> (status: Int32, stdout: String, stderr: String, images: Data?) {
             let out = work.appendingPathComponent("out-\(defense)")
-            let run = try shielddiff(["sample", "--prompt", TinyDiffusion.prompts[1], "--out", out.path, "--checkpoint", tiny,
+            let run = try ShieldDiffBinary.run(["sample", "--prompt", TinyDiffusion.prompts[1], "--out", out.path, "--checkpoint", tiny,
                                       "--steps", "2", "--workers", "1", "--defense", defense])
             return (run.status, run.stdout, run.stderr, try? Data(contentsOf: out.appendingPathComponent("00000.png")))
         }
@@ -150,39 +151,18 @@ final class SampleCommandTests: XCTestCase {
         for (name, extra) in [("uce", ["--erase-prompts", "40", "--preserve-prompts", "40"]),
                               ("esd", ["--variant", "xattn", "--iterations", "2", "--batch-size", "2"])] {
             let out = work.appendingPathComponent("\(name).safetensors")
-            let run = try shielddiff(["baseline", name, "--base", tiny.path, "--out", out.path] + extra)
+            let run = try ShieldDiffBinary.run(["baseline", name, "--base", tiny.path, "--out", out.path] + extra)
             XCTAssertEqual(run.status, 0, run.stderr)
             let edited = try DiffusionModel.load(from: out)
             XCTAssertEqual(edited.unet.config, base.unet.config)
             XCTAssertNotEqual(Array(edited.unet.store.values), Array(base.unet.store.values), "\(name) edits the denoiser")
             XCTAssertEqual(Array(edited.textStore.values), Array(base.textStore.values), "\(name) keeps the text tower")
-            let sample = try shielddiff(["sample", "--prompt", TinyDiffusion.prompts[0], "--out", work.appendingPathComponent("s-\(name)").path,
+            let sample = try ShieldDiffBinary.run(["sample", "--prompt", TinyDiffusion.prompts[0], "--out", work.appendingPathComponent("s-\(name)").path,
                                          "--checkpoint", out.path, "--steps", "1", "--workers", "1"])
             XCTAssertEqual(sample.status, 0, sample.stderr)
         }
-        let bad = try shielddiff(["baseline", "esd", "--variant", "attn", "--out", work.appendingPathComponent("x").path])
+        let bad = try ShieldDiffBinary.run(["baseline", "esd", "--variant", "attn", "--out", work.appendingPathComponent("x").path])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("unknown --variant attn"), bad.stderr)
-    }
-
-    private func shielddiff(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        // On Linux the test bundle's URL is the build products directory; on macOS the .xctest
-        // bundle sits inside it.
-        let bundle = Bundle(for: SampleCommandTests.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("shielddiff") }
-        guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-            XCTFail("no shielddiff binary at \(candidates.map(\.path)); build the package first")
-            return (-1, "", "")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let (out, err) = (Pipe(), Pipe())
-        (process.standardOutput, process.standardError) = (out, err)
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 }

@@ -1,3 +1,4 @@
+import CommandSupport
 import Foundation
 import Models
 import Numerics
@@ -93,7 +94,7 @@ final class ONNXExportTests: XCTestCase {
         try dump(rewards, "rewards")
         try JSONEncoder().encode(["prompts": prompts]).write(to: data.appendingPathComponent("inputs.json"))
 
-        let output = try runPython(Self.script, [folder.appendingPathComponent("models").path, data.path])
+        let output = try Python.run(Self.script, [folder.appendingPathComponent("models").path, data.path])
         let found = try JSONDecoder().decode(Differences.self, from: Data(output.utf8))
         XCTAssertEqual(found.count, 1000)
         XCTAssertLessThan(found.unsafe, 1e-5)
@@ -121,34 +122,4 @@ final class ONNXExportTests: XCTestCase {
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         XCTAssertEqual(files, ["clip_image.onnx", "clip_text.onnx", "detector.onnx", "shielddiff_onnx.json"])
     }
-}
-
-struct PythonFailure: Error, CustomStringConvertible {
-    let description: String
-}
-
-/// `python3 -c script args…` with proto/python on PYTHONPATH: stdout, or a failure with stderr.
-/// A missing python3 or package fails (these checks are part of the test command), never skips.
-func runPython(_ script: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    var environment = ProcessInfo.processInfo.environment
-    let path = ONNXExportTests.root.appendingPathComponent("proto/python").path
-    environment["PYTHONPATH"] = [path, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")
-    process.environment = environment
-    let errors = FileManager.default.temporaryDirectory.appendingPathComponent("py-\(UUID().uuidString).err")
-    _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: errors) }
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = try FileHandle(forWritingTo: errors)
-    try process.run()
-    let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        throw PythonFailure(description: "python3 exited with status \(process.terminationStatus):\n\(stderr)\(stdout)")
-    }
-    return stdout
 }

@@ -17,30 +17,13 @@ final class AdversarialPromptStreamTests: XCTestCase {
 
     func testTheActorsPromptStreamHoldsTheAdversarialShare() throws {
         run = try RunHarness("adversarial")
-        // reward_workers 0: the actor scores in-process, so the test plays only the learner.
-        let path = try run.writeConfig("reward_workers: 0\ntrajectories_per_batch: 16\nadversarial:\n  text_share: 0.5\n")
-        let config = try RunConfig.loading(path: path)
-        let context = try ZMQContext()
-        let learner = try RawPeer(context, .router, bind: config.endpoints.control)
-        defer { try? learner.socket.close() }
-        let actor = try run.startRole("actor-0", "actor", config: path, ["--instance", "actor-0"])
-
-        let hello = try learner.receive { if case .hello = $0 { true } else { false } }
-        let id = hello.identity
-        try learner.send(.welcome(Welcome(runID: "test", policyVersion: 1, heartbeatIntervalMilliseconds: 100, liveness: 1000,
-                                          configDigest: config.configDigest, maxInFlightBatches: 1)), to: id)
-        let trainable = TestLinearLearner(config: config).trainable
-        try learner.send(.weights(Weights(version: 1, tensors: trainable.keys.sorted().map {
-            WireTensor(name: $0, tensor: trainable[$0]!)
-        })), to: id)
-
+        let learner = try ScriptedLearner(run, extra: "reward_workers: 0\ntrajectories_per_batch: 16\nadversarial:\n  text_share: 0.5\n")
         var trajectories: [Trajectory] = []
         while trajectories.count < 128 {
-            let message = try learner.receive { if case .trajectoryBatch = $0 { true } else { false } }
-            guard case let .trajectoryBatch(batch) = message.envelope.payload else { throw RuntimeError("not a batch") }
+            let batch = try learner.nextBatch()
             trajectories += batch.trajectories
             try learner.send(.batchAck(BatchAck(batchID: batch.batchID, accepted: UInt32(batch.trajectories.count),
-                                                policyVersion: 1)), to: id)
+                                                policyVersion: 1)))
         }
         let grammar = Dictionary(PromptSet.trainUnsafe.prompts.map { ($0.text, TextPrompt($0).safeSideText) }) { a, _ in a }
         let safeSides = Set(grammar.values)
@@ -60,8 +43,6 @@ final class AdversarialPromptStreamTests: XCTestCase {
             XCTAssertEqual(r.color, s.color, t.prompt)
         }
 
-        try learner.send(.terminate(Terminate(reason: "test over")), to: id)
-        _ = try learner.receive { if case .terminateAck = $0 { true } else { false } }
-        XCTAssertEqual(run.waitForExit(actor), 0, run.log("actor-0"))
+        try learner.end()
     }
 }

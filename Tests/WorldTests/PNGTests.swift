@@ -1,3 +1,4 @@
+import CommandSupport
 import Foundation
 import Numerics
 import World
@@ -37,20 +38,10 @@ final class PNGTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("x.png").path
         try PNG.write(png, to: path)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", decoder, path]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let lines = text.split(separator: "\n")
-        guard process.terminationStatus == 0, lines.count == 2 else {
-            // A failure, not a skip: this independent decoder is what checks the PNG bytes.
-            let message = process.terminationStatus == 127
-                ? "python3 not found: install it (apt-get install python3; scripts/setup.sh does)"
-                : "python could not decode the PNG (status \(process.terminationStatus), \(lines.count) lines printed)"
+        // A failure, not a skip: this independent decoder is what checks the PNG bytes.
+        let lines = try Python.run(decoder, [path]).split(separator: "\n")
+        guard lines.count == 2 else {
+            let message = "python could not decode the PNG (\(lines.count) lines printed)"
             XCTFail(message)
             throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: message])
         }

@@ -1,3 +1,4 @@
+import CommandSupport
 import Foundation
 import XCTest
 
@@ -16,12 +17,7 @@ struct HarnessError: Error, CustomStringConvertible {
 /// stderr goes to one log file each). Everything still running is killed on `tearDown`.
 final class RunHarness {
     /// The built binary, next to the test bundle (or $SHIELDDIFF_BIN).
-    static var binary: String {
-        if let path = ProcessInfo.processInfo.environment["SHIELDDIFF_BIN"] { return path }
-        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundleURL
-            ?? URL(fileURLWithPath: CommandLine.arguments[0])
-        return bundle.deletingLastPathComponent().appendingPathComponent("shielddiff").path
-    }
+    static var binary: String { ShieldDiffBinary.path }
 
     /// How the run's processes reach the learner.
     enum Transport {
@@ -48,13 +44,8 @@ final class RunHarness {
         for name in ["control", "weights", "frontend", "backend"] {
             endpoints[name] = transport == .ipc ? "ipc://\(directory.path)/\(name).sock" : "tcp://127.0.0.1:*"
         }
-        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
-            // A failure, not a skip: these process tests are what prove the runtime works.
-            let message = "no shielddiff binary at \(Self.binary): build it first with "
-                + "`swift build -c release --build-tests` (or set SHIELDDIFF_BIN)"
-            XCTFail(message)
-            throw HarnessError(message)
-        }
+        // A failure, not a skip: these process tests are what prove the runtime works.
+        _ = try ShieldDiffBinary.checked()
     }
 
     /// Over tcp: waits for the learner's log line naming the ports it bound and makes them the
