@@ -7,8 +7,20 @@
 /// needs no columns: each image already is its column matrix. Each instance keeps its
 /// column and staging buffers between calls (about `columnBudget` floats plus the chunk's
 /// output), so training steps do not allocate them again.
+/// `backend` chooses between that path and oneDNN's convolutions (`DNNLConvolution`); each is
+/// the other's oracle in the tests.
 /// Follows the layer convention of `Linear`, including `frozen` and an optional LoRA adapter.
 public final class Conv2d {
+    /// The implementation a convolution runs on.
+    public enum Backend: Sendable {
+        /// im2col and OpenBLAS sgemm.
+        case im2col
+        /// oneDNN on our NCHW/OIHW layouts.
+        case oneDNN
+        /// oneDNN in the blocked layouts it chooses, with the copies into and out of them.
+        case oneDNNBlocked
+    }
+
     public let inChannels: Int
     public let outChannels: Int
     public let kernel: Int
@@ -23,6 +35,10 @@ public final class Conv2d {
     let store: ParameterStore
     private var input: Tensor?                   // x: (B, Cin, H, W)
     private let scratch = ConvScratch()
+    /// Which implementation `forward` and `backward` run.
+    public var backend: Backend = .im2col
+    /// oneDNN's primitives for the shapes and thread counts seen, a few at most.
+    private var primitives: [DNNLConvolution.Key: DNNLConvolution] = [:]
 
     /// Floats of im2col columns per chunk: large enough that one sgemm has thousands of
     /// columns, small enough to stay in the last-level cache.
@@ -71,6 +87,10 @@ public final class Conv2d {
         x.data.withUnsafeBufferPointer { xb in
             y.data.withUnsafeMutableBufferPointer { yb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
+                if let oneDNN = oneDNN(g, batch: batch) {
+                    oneDNN.forward(x: xp, weight: w, bias: b, y: yp)
+                    return
+                }
                 if isPointwise {
                     for n in 0..<batch {
                         let yn = yp + n * outChannels * plane                 // y[n]: (Cout, H·W)
@@ -110,13 +130,19 @@ public final class Conv2d {
         let g = geometry(x)
         let batch = x.shape[0], plane = g.outPlane, rows = g.columnRows
         precondition(dy.shape == [batch, outChannels, g.outHeight, g.outWidth], "Conv2d.backward: dy shape \(dy.shape)")
-        var dx = Tensor(zeros: x.shape)                                       // dx: (B, Cin, H, W)
+        let oneDNN = oneDNN(g, batch: batch)
+        // im2col's col2im adds into dx; oneDNN writes all of it.
+        var dx = oneDNN == nil ? Tensor(zeros: x.shape) : Tensor(uninitialized: x.shape)  // dx: (B, Cin, H, W)
         let w = store.value(weight), dw = store.grad(weight)                  // W, dW: (Cout, Cin·k·k)
         let db = frozen ? nil : bias.map { store.grad($0) }                   // db: (Cout)
         x.data.withUnsafeBufferPointer { xb in
             dy.data.withUnsafeBufferPointer { dyb in
                 dx.data.withUnsafeMutableBufferPointer { dxb in
                     let xp = xb.baseAddress!, dyp = dyb.baseAddress!, dxp = dxb.baseAddress!
+                    if let oneDNN {
+                        oneDNN.backward(x: xp, dy: dyp, weight: w, dx: dxp, dw: frozen ? nil : dw, db: db)
+                        return
+                    }
                     if let db {
                         // Each channel's images in order, as the serial loop added them.
                         let outChannels = self.outChannels
@@ -174,6 +200,24 @@ public final class Conv2d {
         input = nil
         if let adapter { dx.add(adapter.backward(dy)) }
         return dx
+    }
+
+    /// The oneDNN primitives for this shape on `blasThreads` threads, or nil on the im2col
+    /// backend.
+    private func oneDNN(_ g: ConvGeometry, batch: Int) -> DNNLConvolution? {
+        let blocked: Bool
+        switch backend {
+        case .im2col: return nil
+        case .oneDNN: blocked = false
+        case .oneDNNBlocked: blocked = true
+        }
+        let key = DNNLConvolution.Key(batch: batch, height: g.height, width: g.width, blocked: blocked, threads: blasThreads)
+        if let made = primitives[key] { return made }
+        if primitives.count >= 4 { primitives.removeAll() }
+        let made = DNNLConvolution(g, batch: batch, outChannels: outChannels, hasBias: bias != nil, blocked: blocked,
+                                   threads: key.threads)
+        primitives[key] = made
+        return made
     }
 
     private func chunkImages(_ g: ConvGeometry, batch: Int) -> Int {
