@@ -8,7 +8,7 @@ final class Conv2dTests: XCTestCase {
         var rng = RandomGenerator(seed: 12)
         let store = ParameterStore()
         let conv = Conv2d(store, name: "c", inChannels: 64, outChannels: 8, kernel: 3, padding: 1, rng: &rng)
-        conv.backend = .im2col
+        conv.backends = (.im2col, .im2col)
         let x = Tensor(randomNormal: [13, 64, 16, 16], rng: &rng)  // 64·9·256 floats per image: several chunks
         let y = conv.forward(x)
         let plane = 64 * 256, outPlane = 8 * 256
@@ -24,7 +24,7 @@ final class Conv2dTests: XCTestCase {
         var rng = RandomGenerator(seed: 14)
         let store = ParameterStore()
         let conv = Conv2d(store, name: "c", inChannels: 64, outChannels: 8, kernel: 3, padding: 1, rng: &rng)
-        conv.backend = .im2col
+        conv.backends = (.im2col, .im2col)
         let x = Tensor(randomNormal: [13, 64, 16, 16], rng: &rng)
         let dy = Tensor(randomNormal: [13, 8, 16, 16], rng: &rng)
         store.zeroGrads()
@@ -60,7 +60,7 @@ final class Conv2dTests: XCTestCase {
             let store = ParameterStore()
             let conv = Conv2d(store, name: "c", inChannels: 3, outChannels: 4, kernel: kernel, stride: stride,
                               padding: padding, bias: bias, rng: &rng)
-            conv.backend = backend
+            conv.backends = (backend, backend)
             if let b = conv.bias { store.set(b, Tensor(randomNormal: [4], rng: &rng)) }
             let x = Tensor(randomNormal: [2, 3, h, w], rng: &rng)
             GradCheck.check("conv2d \(backend) k\(kernel) s\(stride) p\(padding)\(bias ? "" : " no bias")", store: store,

@@ -35,8 +35,8 @@ public final class Conv2d {
     let store: ParameterStore
     private var input: Tensor?                   // x: (B, Cin, H, W)
     private let scratch = ConvScratch()
-    /// Which implementation `forward` and `backward` run.
-    public var backend: Backend = .im2col
+    /// The implementation each pass runs; by default what measured fastest for this shape.
+    public var backends: (forward: Backend, backward: Backend)
     /// oneDNN's primitives for the shapes and thread counts seen, a few at most.
     private var primitives: [DNNLConvolution.Key: DNNLConvolution] = [:]
 
@@ -60,6 +60,18 @@ public final class Conv2d {
         weight = store.register("\(name).weight", shape: [outChannels, inChannels, kernel, kernel], values: w)
         self.bias = bias ? store.register("\(name).bias", shape: [outChannels],
                                           values: [Float](repeating: 0, count: outChannels)) : nil
+        backends = Conv2d.fastestBackends(kernel: kernel, inChannels: inChannels)
+    }
+
+    /// What measured fastest at the denoiser's shapes on 1 and 2 AVX2 cores (`shielddiff bench
+    /// numerics`, README "Speed: oneDNN convolutions"): oneDNN's blocked direct convolution for
+    /// kernels wider than 1 on 16 or more input channels, its copies into and out of the blocked
+    /// layout included; oneDNN on NCHW for 1×1 (one GEMM per image, faster than OpenBLAS's here).
+    /// On fewer input channels (conv_in's 12) oneDNN pads them to a block of 16 and its forward
+    /// runs at half im2col's speed, so only the backward runs on it.
+    public static func fastestBackends(kernel: Int, inChannels: Int) -> (forward: Backend, backward: Backend) {
+        if kernel == 1 { return (.oneDNN, .oneDNN) }
+        return inChannels >= 16 ? (.oneDNNBlocked, .oneDNNBlocked) : (.im2col, .oneDNNBlocked)
     }
 
     /// Output height and width for an input of `height` × `width`.
@@ -87,7 +99,7 @@ public final class Conv2d {
         x.data.withUnsafeBufferPointer { xb in
             y.data.withUnsafeMutableBufferPointer { yb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
-                if let oneDNN = oneDNN(g, batch: batch) {
+                if let oneDNN = oneDNN(g, batch: batch, backends.forward) {
                     oneDNN.forward(x: xp, weight: w, bias: b, y: yp)
                     return
                 }
@@ -130,7 +142,7 @@ public final class Conv2d {
         let g = geometry(x)
         let batch = x.shape[0], plane = g.outPlane, rows = g.columnRows
         precondition(dy.shape == [batch, outChannels, g.outHeight, g.outWidth], "Conv2d.backward: dy shape \(dy.shape)")
-        let oneDNN = oneDNN(g, batch: batch)
+        let oneDNN = oneDNN(g, batch: batch, backends.backward)
         // im2col's col2im adds into dx; oneDNN writes all of it.
         var dx = oneDNN == nil ? Tensor(zeros: x.shape) : Tensor(uninitialized: x.shape)  // dx: (B, Cin, H, W)
         let w = store.value(weight), dw = store.grad(weight)                  // W, dW: (Cout, Cin·k·k)
@@ -204,7 +216,7 @@ public final class Conv2d {
 
     /// The oneDNN primitives for this shape on `blasThreads` threads, or nil on the im2col
     /// backend.
-    private func oneDNN(_ g: ConvGeometry, batch: Int) -> DNNLConvolution? {
+    private func oneDNN(_ g: ConvGeometry, batch: Int, _ backend: Backend) -> DNNLConvolution? {
         let blocked: Bool
         switch backend {
         case .im2col: return nil

@@ -37,11 +37,17 @@ struct BenchNumerics: ParsableCommand {
     @Flag(help: "Only the table of the denoiser's convolutions on each backend.")
     var convolutionsOnly = false
 
+    @Option(help: "What the convolution table times: wall, or thread-cpu (the calling thread's CPU time; needs --threads 1).")
+    var clock = BenchmarkClock.wall
+
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard convForwardBatch >= 1, convTrainBatch >= 1 else {
             throw ValidationError("--conv-forward-batch and --conv-train-batch must be at least 1")
+        }
+        if clock == .threadCPU && threads != 1 {
+            throw ValidationError("--clock thread-cpu times one thread: it needs --threads 1")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
@@ -51,7 +57,8 @@ struct BenchNumerics: ParsableCommand {
         if let threads { blasThreads = threads }
         print("OpenBLAS threads: \(blasThreads); best of \(iterations) runs each")
         if convolutionsOnly {
-            denoiserConvolutionTable(forwardBatch: convForwardBatch, trainBatch: convTrainBatch, iterations: iterations)
+            denoiserConvolutionTable(forwardBatch: convForwardBatch, trainBatch: convTrainBatch, iterations: iterations,
+                                     clock: clock)
             return
         }
         let peak = [512, 1024].map { sgemmBenchmark(size: $0, iterations: iterations) }
@@ -70,7 +77,8 @@ struct BenchNumerics: ParsableCommand {
             }
         }
         printTable(figures, reference: reference)
-        denoiserConvolutionTable(forwardBatch: convForwardBatch, trainBatch: convTrainBatch, iterations: iterations)
+        denoiserConvolutionTable(forwardBatch: convForwardBatch, trainBatch: convTrainBatch, iterations: iterations,
+                                     clock: clock)
     }
 }
 

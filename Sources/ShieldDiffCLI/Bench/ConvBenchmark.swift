@@ -64,12 +64,13 @@ func denoiserConvolutions(_ c: UNet.Config) -> [DenoiserConvolution] {
 /// forward + backward-data (frozen weights, as LoRA training runs them) and forward + full
 /// backward at the training batch; then every pass's time summed over the UNet's layers.
 /// Best of `iterations` after a warm-up, backends alternating shape by shape.
-func denoiserConvolutionTable(forwardBatch: Int, trainBatch: Int, iterations: Int) {
-    let backends: [(String, Conv2d.Backend)] = [("im2col+sgemm", .im2col), ("oneDNN nchw", .oneDNN),
-                                                ("oneDNN blocked", .oneDNNBlocked)]
+func denoiserConvolutionTable(forwardBatch: Int, trainBatch: Int, iterations: Int, clock: BenchmarkClock) {
+    // The three backends on both passes, then each layer's default (`Conv2d.fastestBackends`).
+    let backends: [(String, Conv2d.Backend?)] = [("im2col+sgemm", .im2col), ("oneDNN nchw", .oneDNN),
+                                                 ("oneDNN blocked", .oneDNNBlocked), ("default", nil)]
     let passes = ["forward B=\(forwardBatch)", "fwd+bwd-data B=\(trainBatch)", "fwd+bwd B=\(trainBatch)"]
     var totals = [[Double]](repeating: [Double](repeating: 0, count: backends.count), count: passes.count)  // ms
-    print("Convolutions at the denoiser's shapes, GFLOP/s (FLOPs: forward F, each backward half F):")
+    print("Convolutions at the denoiser's shapes, GFLOP/s by \(clock.rawValue) time (FLOPs: forward F, each backward half F):")
     let width = 30
     print("shape".padding(toLength: width, withPad: " ", startingAt: 0) + "pass".padding(toLength: 22, withPad: " ", startingAt: 0)
           + backends.map { $0.0.leftPadded(16) }.joined())
@@ -83,15 +84,16 @@ func denoiserConvolutionTable(forwardBatch: Int, trainBatch: Int, iterations: In
         let dy = Tensor(randomNormal: [trainBatch, shape.outChannels, shape.side, shape.side], rng: &rng)
         var rates = [[Double]](repeating: [], count: passes.count)
         for (b, backend) in backends.enumerated() {
-            conv.backend = backend.1
+            conv.backends = backend.1.map { ($0, $0) } ?? Conv2d.fastestBackends(kernel: shape.kernel,
+                                                                                  inChannels: shape.inChannels)
             let seconds = [
-                bestTime(iterations: iterations) { _ = conv.forward(xf) },
-                bestTime(iterations: iterations) {
+                bestTime(iterations: iterations, clock: clock) { _ = conv.forward(xf) },
+                bestTime(iterations: iterations, clock: clock) {
                     conv.frozen = true
                     _ = conv.forward(xt)
                     _ = conv.backward(dy)
                 },
-                bestTime(iterations: iterations) {
+                bestTime(iterations: iterations, clock: clock) {
                     conv.frozen = false
                     _ = conv.forward(xt)
                     _ = conv.backward(dy)
