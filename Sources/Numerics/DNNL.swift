@@ -42,10 +42,12 @@ enum DNNL {
     }
 }
 
-/// One oneDNN primitive and its descriptor, destroyed together.
+/// One oneDNN primitive and its descriptor, destroyed together. Its scratch memory is given
+/// by each call (user scratchpad mode), so calls on different threads never share any.
 final class DNNLPrimitive {
     private let descriptor: dnnl_primitive_desc_t
     private let primitive: dnnl_primitive_t
+    private let scratchpad: dnnl_memory_desc_t
 
     /// Takes ownership of `descriptor`.
     init(_ descriptor: dnnl_primitive_desc_t, _ what: String) {
@@ -53,12 +55,29 @@ final class DNNLPrimitive {
         var p: dnnl_primitive_t?
         DNNL.check(dnnl_primitive_create(&p, descriptor), "creating \(what)")
         primitive = p!
+        scratchpad = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0)!.pointee
+    }
+
+    /// Attributes with the user scratchpad mode, and `sum` post-op when asked.
+    private static func attributes(sum: Bool) -> dnnl_primitive_attr_t {
+        var attributes: dnnl_primitive_attr_t?
+        DNNL.check(dnnl_primitive_attr_create(&attributes), "creating attributes")
+        DNNL.check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "setting the scratchpad mode")
+        if sum {
+            var postOps: dnnl_post_ops_t?
+            DNNL.check(dnnl_post_ops_create(&postOps), "creating post-ops")
+            defer { dnnl_post_ops_destroy(postOps) }
+            DNNL.check(dnnl_post_ops_append_sum(postOps, 1), "appending a sum post-op")
+            DNNL.check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
+        }
+        return attributes!
     }
 
     /// The primitive for an operation descriptor (a `dnnl_convolution_desc_t`), with `hint`
     /// the forward primitive a backward one follows.
-    convenience init<Op>(operation: Op, attributes: dnnl_primitive_attr_t? = nil, hint: DNNLPrimitive? = nil,
-                         _ what: String) {
+    convenience init<Op>(operation: Op, hint: DNNLPrimitive? = nil, _ what: String) {
+        let attributes = Self.attributes(sum: false)
+        defer { dnnl_primitive_attr_destroy(attributes) }
         var descriptor: dnnl_primitive_desc_t?
         withUnsafePointer(to: operation) { op in
             DNNL.check(dnnl_primitive_desc_create(&descriptor, op, attributes, DNNL.engine, hint?.descriptor),
@@ -70,18 +89,8 @@ final class DNNLPrimitive {
     /// A copy from layout `source` to layout `destination`; with `accumulate` it adds onto the
     /// destination instead (a sum post-op).
     convenience init(reorderFrom source: dnnl_memory_desc_t, to destination: dnnl_memory_desc_t, accumulate: Bool = false) {
-        var attributes: dnnl_primitive_attr_t?
-        var postOps: dnnl_post_ops_t?
-        if accumulate {
-            DNNL.check(dnnl_primitive_attr_create(&attributes), "creating reorder attributes")
-            DNNL.check(dnnl_post_ops_create(&postOps), "creating post-ops")
-            DNNL.check(dnnl_post_ops_append_sum(postOps, 1), "appending a sum post-op")
-            DNNL.check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "setting post-ops")
-        }
-        defer {
-            if let postOps { dnnl_post_ops_destroy(postOps) }
-            if let attributes { dnnl_primitive_attr_destroy(attributes) }
-        }
+        let attributes = Self.attributes(sum: accumulate)
+        defer { dnnl_primitive_attr_destroy(attributes) }
         var descriptor: dnnl_primitive_desc_t?
         withUnsafePointer(to: source) { s in
             withUnsafePointer(to: destination) { d in
@@ -105,6 +114,9 @@ final class DNNLPrimitive {
     /// Runs the primitive on `stream` and waits for it; each argument is (DNNL_ARG_…, data,
     /// its layout).
     func execute(_ stream: dnnl_stream_t, _ arguments: [(Int32, UnsafeMutableRawPointer, dnnl_memory_desc_t)]) {
+        let scratch = DNNL.byteCount(scratchpad) > 0 ? DNNLBuffer(scratchpad) : nil
+        defer { scratch?.deallocate() }
+        let arguments = arguments + (scratch.map { [(DNNL_ARG_SCRATCHPAD, $0.data, scratchpad)] } ?? [])
         var memories = [dnnl_memory_t?](repeating: nil, count: arguments.count)
         for (i, argument) in arguments.enumerated() {
             withUnsafePointer(to: argument.2) { md in

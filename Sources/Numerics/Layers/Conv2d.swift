@@ -1,3 +1,5 @@
+import Dispatch
+
 /// 2-D convolution over NCHW tensors: y = W ⋆ x + b, with a square kernel, stride and
 /// zero padding.
 ///
@@ -37,7 +39,7 @@ public final class Conv2d {
     private let scratch = ConvScratch()
     /// The implementation each pass runs; by default what measured fastest for this shape.
     public var backends: (forward: Backend, backward: Backend)
-    /// oneDNN's primitives for the shapes and thread counts seen, a few at most.
+    /// oneDNN's primitives for the shapes and batch shares seen, a few at most.
     private var primitives: [DNNLConvolution.Key: DNNLConvolution] = [:]
 
     /// Floats of im2col columns per chunk: large enough that one sgemm has thousands of
@@ -99,8 +101,13 @@ public final class Conv2d {
         x.data.withUnsafeBufferPointer { xb in
             y.data.withUnsafeMutableBufferPointer { yb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
-                if let oneDNN = oneDNN(g, batch: batch, backends.forward) {
-                    oneDNN.forward(x: xp, weight: w, bias: b, y: yp)
+                if let parts = oneDNN(g, batch: batch, backends.forward) {
+                    let (inImage, outImage) = (inChannels * g.inPlane, outChannels * plane)
+                    nonisolated(unsafe) let (xp, yp, w, b) = (xp, yp, w, b)
+                    runParts(parts.count) { i in
+                        let n0 = parts[i].images.lowerBound
+                        parts[i].primitives.forward(x: xp + n0 * inImage, weight: w, bias: b, y: yp + n0 * outImage)
+                    }
                     return
                 }
                 if isPointwise {
@@ -142,17 +149,17 @@ public final class Conv2d {
         let g = geometry(x)
         let batch = x.shape[0], plane = g.outPlane, rows = g.columnRows
         precondition(dy.shape == [batch, outChannels, g.outHeight, g.outWidth], "Conv2d.backward: dy shape \(dy.shape)")
-        let oneDNN = oneDNN(g, batch: batch, backends.backward)
+        let parts = oneDNN(g, batch: batch, backends.backward)
         // im2col's col2im adds into dx; oneDNN writes all of it.
-        var dx = oneDNN == nil ? Tensor(zeros: x.shape) : Tensor(uninitialized: x.shape)  // dx: (B, Cin, H, W)
+        var dx = parts == nil ? Tensor(zeros: x.shape) : Tensor(uninitialized: x.shape)  // dx: (B, Cin, H, W)
         let w = store.value(weight), dw = store.grad(weight)                  // W, dW: (Cout, Cin·k·k)
         let db = frozen ? nil : bias.map { store.grad($0) }                   // db: (Cout)
         x.data.withUnsafeBufferPointer { xb in
             dy.data.withUnsafeBufferPointer { dyb in
                 dx.data.withUnsafeMutableBufferPointer { dxb in
                     let xp = xb.baseAddress!, dyp = dyb.baseAddress!, dxp = dxb.baseAddress!
-                    if let oneDNN {
-                        oneDNN.backward(x: xp, dy: dyp, weight: w, dx: dxp, dw: frozen ? nil : dw, db: db)
+                    if let parts {
+                        oneDNNBackward(parts, g, x: xp, dy: dyp, weight: w, dx: dxp, dw: frozen ? nil : dw, db: db)
                         return
                     }
                     if let db {
@@ -214,22 +221,58 @@ public final class Conv2d {
         return dx
     }
 
-    /// The oneDNN primitives for this shape on `blasThreads` threads, or nil on the im2col
-    /// backend.
-    private func oneDNN(_ g: ConvGeometry, batch: Int, _ backend: Backend) -> DNNLConvolution? {
+    /// oneDNN's primitives for this shape, one per share of the batch, or nil on the im2col
+    /// backend. Each primitive runs on one thread and the batch is split across `blasThreads`
+    /// threads, as the sampler and learner split theirs: oneDNN's own OpenMP threads spin at
+    /// their barriers and, on a shared machine, lost 25–50% against OpenBLAS (README "Speed:
+    /// oneDNN convolutions").
+    private func oneDNN(_ g: ConvGeometry, batch: Int, _ backend: Backend)
+        -> [(images: Range<Int>, primitives: DNNLConvolution)]? {
         let blocked: Bool
         switch backend {
         case .im2col: return nil
         case .oneDNN: blocked = false
         case .oneDNNBlocked: blocked = true
         }
-        let key = DNNLConvolution.Key(batch: batch, height: g.height, width: g.width, blocked: blocked, threads: blasThreads)
-        if let made = primitives[key] { return made }
-        if primitives.count >= 4 { primitives.removeAll() }
-        let made = DNNLConvolution(g, batch: batch, outChannels: outChannels, hasBias: bias != nil, blocked: blocked,
-                                   threads: key.threads)
-        primitives[key] = made
-        return made
+        let count = max(1, min(blasThreads, batch))
+        return (0..<count).map { part in
+            let images = (part * batch / count)..<((part + 1) * batch / count)
+            let key = DNNLConvolution.Key(batch: images.count, height: g.height, width: g.width, blocked: blocked, part: part)
+            if let made = primitives[key] { return (images, made) }
+            if primitives.count >= 8 { primitives.removeAll() }
+            let made = DNNLConvolution(g, batch: images.count, outChannels: outChannels, hasBias: bias != nil,
+                                       blocked: blocked, part: part)
+            primitives[key] = made
+            return (images, made)
+        }
+    }
+
+    /// The backward pass on oneDNN's shares of the batch: dx share by share; each share's dW and
+    /// db apart, then added in share order (so a thread count always gives the same result).
+    private func oneDNNBackward(_ parts: [(images: Range<Int>, primitives: DNNLConvolution)], _ g: ConvGeometry,
+                                x: UnsafePointer<Float>, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>?,
+                                db: UnsafeMutablePointer<Float>?) {
+        let (inImage, outImage) = (inChannels * g.inPlane, outChannels * g.outPlane)
+        if parts.count == 1 {
+            parts[0].primitives.backward(x: x, dy: dy, weight: weight, dx: dx, dw: dw, db: db)
+            return
+        }
+        let (wCount, bCount) = (self.weight.count, bias == nil ? 0 : outChannels)
+        let shares = UnsafeMutablePointer<Float>.allocate(capacity: parts.count * (wCount + bCount))
+        defer { shares.deallocate() }
+        shares.initialize(repeating: 0, count: parts.count * (wCount + bCount))
+        nonisolated(unsafe) let (x, dy, weight, dx, hasW, hasB) = (x, dy, weight, dx, dw != nil, db != nil)
+        runParts(parts.count) { i in
+            let n0 = parts[i].images.lowerBound, share = shares + i * (wCount + bCount)
+            parts[i].primitives.backward(x: x + n0 * inImage, dy: dy + n0 * outImage, weight: weight, dx: dx + n0 * inImage,
+                                         dw: hasW ? share : nil, db: hasB ? share + wCount : nil)
+        }
+        for i in parts.indices {
+            let share = shares + i * (wCount + bCount)
+            if let dw { for j in 0..<wCount { dw[j] += share[j] } }
+            if let db { for j in 0..<bCount { db[j] += share[wCount + j] } }
+        }
     }
 
     private func chunkImages(_ g: ConvGeometry, batch: Int) -> Int {
@@ -258,5 +301,14 @@ private final class ConvScratch {
     func staging(_ n: Int) -> UnsafeMutablePointer<Float> {
         if n > stageCapacity { stage.deallocate(); stage = .allocate(capacity: n); stageCapacity = n }
         return stage
+    }
+}
+
+/// Runs `body(0..<count)` on `count` threads (inline for one).
+private func runParts(_ count: Int, _ body: (Int) -> Void) {
+    guard count > 1 else { body(0); return }
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let run = body
+        DispatchQueue.concurrentPerform(iterations: count) { run($0) }
     }
 }

@@ -1,13 +1,14 @@
 import CDNNL
 
-/// The oneDNN primitives of one convolution shape (batch, geometry, bias) on a fixed number of
-/// threads: forward with the bias fused in, backward data, and backward weights with the bias
-/// gradient. Our tensors stay NCHW / OIHW; with `blocked` oneDNN picks its own layouts (nChw8c
+/// The oneDNN primitives of one convolution shape (batch, geometry, bias), each run on the
+/// calling thread alone: forward with the bias fused in, backward data, and backward weights
+/// with the bias gradient. Our tensors stay NCHW / OIHW; with `blocked` oneDNN picks its own layouts (nChw8c
 /// on AVX2) and each call copies into and out of them, which is counted in its time.
 /// Backward primitives are made on the first backward call (sampling never needs them).
 final class DNNLConvolution {
     struct Key: Hashable {
-        let batch: Int, height: Int, width: Int, blocked: Bool, threads: Int
+        /// `part`: which of the caller's concurrent shares of a batch (each has its own stream).
+        let batch: Int, height: Int, width: Int, blocked: Bool, part: Int
     }
 
     let key: Key
@@ -20,9 +21,9 @@ final class DNNLConvolution {
     private var backwardData: (primitive: DNNLPrimitive, diffDst: DNNLOperand, weights: DNNLOperand, diffSrc: DNNLOperand)?
     private var backwardWeights: (primitive: DNNLPrimitive, src: DNNLOperand, diffDst: DNNLOperand, diffWeights: DNNLOperand)?
 
-    init(_ g: ConvGeometry, batch: Int, outChannels: Int, hasBias: Bool, blocked: Bool, threads: Int) {
-        key = Key(batch: batch, height: g.height, width: g.width, blocked: blocked, threads: threads)
-        DNNL.useThreads(threads)
+    init(_ g: ConvGeometry, batch: Int, outChannels: Int, hasBias: Bool, blocked: Bool, part: Int = 0) {
+        key = Key(batch: batch, height: g.height, width: g.width, blocked: blocked, part: part)
+        DNNL.useThreads(1)
         var s: dnnl_stream_t?
         DNNL.check(dnnl_stream_create(&s, DNNL.engine, UInt32(dnnl_stream_default_flags.rawValue)), "creating a stream")
         stream = s!
@@ -60,7 +61,7 @@ final class DNNLConvolution {
     /// y = W ⋆ x + b, y written in full.
     func forward(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias b: UnsafePointer<Float>?,
                  y: UnsafeMutablePointer<Float>) {
-        DNNL.useThreads(key.threads)
+        DNNL.useThreads(1)
         let xs = forwardSrc.stage(x, stream), ws = forwardWeights.stage(weight, stream)
         let ys = forwardDst.output(y)
         defer { xs.free(); ws.free(); ys.free() }
@@ -75,7 +76,7 @@ final class DNNLConvolution {
     /// convolution has a bias and `db` is given).
     func backward(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                   dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
-        DNNL.useThreads(key.threads)
+        DNNL.useThreads(1)
         let data = backwardData ?? makeBackwardData()
         backwardData = data
         let dys = data.diffDst.stage(dy, stream), ws = data.weights.stage(weight, stream)
