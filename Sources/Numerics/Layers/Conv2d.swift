@@ -65,15 +65,15 @@ public final class Conv2d {
         backends = Conv2d.fastestBackends(kernel: kernel, inChannels: inChannels)
     }
 
-    /// What measured fastest at the denoiser's shapes on 1 and 2 AVX2 cores (`shielddiff bench
-    /// numerics`, README "Speed: oneDNN convolutions"): oneDNN's blocked direct convolution for
-    /// kernels wider than 1 on 16 or more input channels, its copies into and out of the blocked
-    /// layout included; oneDNN on NCHW for 1×1 (one GEMM per image, faster than OpenBLAS's here).
-    /// On fewer input channels (conv_in's 12) oneDNN pads them to a block of 16 and its forward
-    /// runs at half im2col's speed, so only the backward runs on it.
+    /// What measured fastest at the denoiser's shapes (`shielddiff bench numerics`, README
+    /// "Speed: oneDNN convolutions"): oneDNN's blocked direct convolution for kernels wider than
+    /// 1 on 16 or more input channels, its copies into and out of the blocked layout included;
+    /// oneDNN on NCHW for 1×1 (a GEMM per image). On fewer input channels (conv_in's 12) the
+    /// blocked forward pads them to 16 and runs at half speed, so that forward runs on NCHW.
+    /// All of them compute each image alone, so an image's output never depends on its batch.
     public static func fastestBackends(kernel: Int, inChannels: Int) -> (forward: Backend, backward: Backend) {
         if kernel == 1 { return (.oneDNN, .oneDNN) }
-        return inChannels >= 16 ? (.oneDNNBlocked, .oneDNNBlocked) : (.im2col, .oneDNNBlocked)
+        return inChannels >= 16 ? (.oneDNNBlocked, .oneDNNBlocked) : (.oneDNN, .oneDNNBlocked)
     }
 
     /// Output height and width for an input of `height` × `width`.
