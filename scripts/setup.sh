@@ -5,7 +5,7 @@
 # something is missing.
 set -euo pipefail
 
-debian_packages=(libzmq3-dev libopenblas-dev libprotobuf-c-dev protobuf-c-compiler pkg-config)
+debian_packages=(libzmq3-dev libopenblas-dev libdnnl-dev libprotobuf-c-dev protobuf-c-compiler pkg-config)
 # python3 and pip may come from elsewhere (pyenv): ask apt for them only when absent.
 command -v python3 >/dev/null || debian_packages+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || debian_packages+=(python3-pip)

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// 2-D convolution over NCHW tensors: y = W ⋆ x + b, with a square kernel, stride and
 /// zero padding.
 ///
@@ -7,8 +9,20 @@
 /// needs no columns: each image already is its column matrix. Each instance keeps its
 /// column and staging buffers between calls (about `columnBudget` floats plus the chunk's
 /// output), so training steps do not allocate them again.
+/// `backend` chooses between that path and oneDNN's convolutions (`DNNLConvolution`); each is
+/// the other's oracle in the tests.
 /// Follows the layer convention of `Linear`, including `frozen` and an optional LoRA adapter.
 public final class Conv2d {
+    /// The implementation a convolution runs on.
+    public enum Backend: Sendable {
+        /// im2col and OpenBLAS sgemm.
+        case im2col
+        /// oneDNN on our NCHW/OIHW layouts.
+        case oneDNN
+        /// oneDNN in the blocked layouts it chooses, with the copies into and out of them.
+        case oneDNNBlocked
+    }
+
     public let inChannels: Int
     public let outChannels: Int
     public let kernel: Int
@@ -23,6 +37,10 @@ public final class Conv2d {
     let store: ParameterStore
     private var input: Tensor?                   // x: (B, Cin, H, W)
     private let scratch = ConvScratch()
+    /// The implementation each pass runs; by default what measured fastest for this shape.
+    public var backends: (forward: Backend, backward: Backend)
+    /// oneDNN's primitives for the shapes and batch shares seen, a few at most.
+    private var primitives: [DNNLConvolution.Key: DNNLConvolution] = [:]
 
     /// Floats of im2col columns per chunk: large enough that one sgemm has thousands of
     /// columns, small enough to stay in the last-level cache.
@@ -44,6 +62,18 @@ public final class Conv2d {
         weight = store.register("\(name).weight", shape: [outChannels, inChannels, kernel, kernel], values: w)
         self.bias = bias ? store.register("\(name).bias", shape: [outChannels],
                                           values: [Float](repeating: 0, count: outChannels)) : nil
+        backends = Conv2d.fastestBackends(kernel: kernel, inChannels: inChannels)
+    }
+
+    /// What measured fastest at the denoiser's shapes (`shielddiff bench numerics`, README
+    /// "Speed: oneDNN convolutions"): oneDNN's blocked direct convolution for kernels wider than
+    /// 1 on 16 or more input channels, its copies into and out of the blocked layout included;
+    /// oneDNN on NCHW for 1×1 (a GEMM per image). On fewer input channels (conv_in's 12) the
+    /// blocked forward pads them to 16 and runs at half speed, so that forward runs on NCHW.
+    /// All of them compute each image alone, so an image's output never depends on its batch.
+    public static func fastestBackends(kernel: Int, inChannels: Int) -> (forward: Backend, backward: Backend) {
+        if kernel == 1 { return (.oneDNN, .oneDNN) }
+        return inChannels >= 16 ? (.oneDNNBlocked, .oneDNNBlocked) : (.oneDNN, .oneDNNBlocked)
     }
 
     /// Output height and width for an input of `height` × `width`.
@@ -71,6 +101,15 @@ public final class Conv2d {
         x.data.withUnsafeBufferPointer { xb in
             y.data.withUnsafeMutableBufferPointer { yb in
                 let xp = xb.baseAddress!, yp = yb.baseAddress!
+                if let parts = oneDNN(g, batch: batch, backends.forward) {
+                    let (inImage, outImage) = (inChannels * g.inPlane, outChannels * plane)
+                    nonisolated(unsafe) let (xp, yp, w, b) = (xp, yp, w, b)
+                    runParts(parts.count) { i in
+                        let n0 = parts[i].images.lowerBound
+                        parts[i].primitives.forward(x: xp + n0 * inImage, weight: w, bias: b, y: yp + n0 * outImage)
+                    }
+                    return
+                }
                 if isPointwise {
                     for n in 0..<batch {
                         let yn = yp + n * outChannels * plane                 // y[n]: (Cout, H·W)
@@ -110,13 +149,19 @@ public final class Conv2d {
         let g = geometry(x)
         let batch = x.shape[0], plane = g.outPlane, rows = g.columnRows
         precondition(dy.shape == [batch, outChannels, g.outHeight, g.outWidth], "Conv2d.backward: dy shape \(dy.shape)")
-        var dx = Tensor(zeros: x.shape)                                       // dx: (B, Cin, H, W)
+        let parts = oneDNN(g, batch: batch, backends.backward)
+        // im2col's col2im adds into dx; oneDNN writes all of it.
+        var dx = parts == nil ? Tensor(zeros: x.shape) : Tensor(uninitialized: x.shape)  // dx: (B, Cin, H, W)
         let w = store.value(weight), dw = store.grad(weight)                  // W, dW: (Cout, Cin·k·k)
         let db = frozen ? nil : bias.map { store.grad($0) }                   // db: (Cout)
         x.data.withUnsafeBufferPointer { xb in
             dy.data.withUnsafeBufferPointer { dyb in
                 dx.data.withUnsafeMutableBufferPointer { dxb in
                     let xp = xb.baseAddress!, dyp = dyb.baseAddress!, dxp = dxb.baseAddress!
+                    if let parts {
+                        oneDNNBackward(parts, g, x: xp, dy: dyp, weight: w, dx: dxp, dw: frozen ? nil : dw, db: db)
+                        return
+                    }
                     if let db {
                         // Each channel's images in order, as the serial loop added them.
                         let outChannels = self.outChannels
@@ -176,6 +221,60 @@ public final class Conv2d {
         return dx
     }
 
+    /// oneDNN's primitives for this shape, one per share of the batch, or nil on the im2col
+    /// backend. Each primitive runs on one thread and the batch is split across `blasThreads`
+    /// threads, as the sampler and learner split theirs: oneDNN's own OpenMP threads spin at
+    /// their barriers and, on a shared machine, lost 25–50% against OpenBLAS (README "Speed:
+    /// oneDNN convolutions").
+    private func oneDNN(_ g: ConvGeometry, batch: Int, _ backend: Backend)
+        -> [(images: Range<Int>, primitives: DNNLConvolution)]? {
+        let blocked: Bool
+        switch backend {
+        case .im2col: return nil
+        case .oneDNN: blocked = false
+        case .oneDNNBlocked: blocked = true
+        }
+        let count = max(1, min(blasThreads, batch))
+        return (0..<count).map { part in
+            let images = (part * batch / count)..<((part + 1) * batch / count)
+            let key = DNNLConvolution.Key(batch: images.count, height: g.height, width: g.width, blocked: blocked, part: part)
+            if let made = primitives[key] { return (images, made) }
+            if primitives.count >= 8 { primitives.removeAll() }
+            let made = DNNLConvolution(g, batch: images.count, outChannels: outChannels, hasBias: bias != nil,
+                                       blocked: blocked, part: part)
+            primitives[key] = made
+            return (images, made)
+        }
+    }
+
+    /// The backward pass on oneDNN's shares of the batch: dx share by share; each share's dW and
+    /// db apart, then added in share order (so a thread count always gives the same result).
+    private func oneDNNBackward(_ parts: [(images: Range<Int>, primitives: DNNLConvolution)], _ g: ConvGeometry,
+                                x: UnsafePointer<Float>, dy: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>, dw: UnsafeMutablePointer<Float>?,
+                                db: UnsafeMutablePointer<Float>?) {
+        let (inImage, outImage) = (inChannels * g.inPlane, outChannels * g.outPlane)
+        if parts.count == 1 {
+            parts[0].primitives.backward(x: x, dy: dy, weight: weight, dx: dx, dw: dw, db: db)
+            return
+        }
+        let (wCount, bCount) = (self.weight.count, bias == nil ? 0 : outChannels)
+        let shares = UnsafeMutablePointer<Float>.allocate(capacity: parts.count * (wCount + bCount))
+        defer { shares.deallocate() }
+        shares.initialize(repeating: 0, count: parts.count * (wCount + bCount))
+        nonisolated(unsafe) let (x, dy, weight, dx, hasW, hasB) = (x, dy, weight, dx, dw != nil, db != nil)
+        runParts(parts.count) { i in
+            let n0 = parts[i].images.lowerBound, share = shares + i * (wCount + bCount)
+            parts[i].primitives.backward(x: x + n0 * inImage, dy: dy + n0 * outImage, weight: weight, dx: dx + n0 * inImage,
+                                         dw: hasW ? share : nil, db: hasB ? share + wCount : nil)
+        }
+        for i in parts.indices {
+            let share = shares + i * (wCount + bCount)
+            if let dw { for j in 0..<wCount { dw[j] += share[j] } }
+            if let db { for j in 0..<bCount { db[j] += share[wCount + j] } }
+        }
+    }
+
     private func chunkImages(_ g: ConvGeometry, batch: Int) -> Int {
         max(1, min(batch, Conv2d.columnBudget / (g.columnRows * g.outPlane)))
     }
@@ -202,5 +301,14 @@ private final class ConvScratch {
     func staging(_ n: Int) -> UnsafeMutablePointer<Float> {
         if n > stageCapacity { stage.deallocate(); stage = .allocate(capacity: n); stageCapacity = n }
         return stage
+    }
+}
+
+/// Runs `body(0..<count)` on `count` threads (inline for one).
+private func runParts(_ count: Int, _ body: (Int) -> Void) {
+    guard count > 1 else { body(0); return }
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let run = body
+        DispatchQueue.concurrentPerform(iterations: count) { run($0) }
     }
 }

@@ -25,12 +25,30 @@ struct BenchNumerics: ParsableCommand {
     @Option(help: "Batch size of the layer benchmarks (the denoiser trains at 32 or more).")
     var batch = 32
 
-    @Option(help: "OpenBLAS threads (default: OpenBLAS's own choice, one per core).")
+    @Option(help: "OpenBLAS (and oneDNN) threads (default: OpenBLAS's own choice, one per core).")
     var threads: Int?
+
+    @Option(help: "Batch of the forward pass in the table of the denoiser's convolutions (sampling batch).")
+    var convForwardBatch = 128
+
+    @Option(help: "Batch of the backward passes in the table of the denoiser's convolutions (training batch).")
+    var convTrainBatch = 64
+
+    @Flag(help: "Only the table of the denoiser's convolutions on each backend.")
+    var convolutionsOnly = false
+
+    @Option(help: "What the convolution table times: wall, or thread-cpu (the calling thread's CPU time; needs --threads 1).")
+    var clock = BenchmarkClock.wall
 
     func validate() throws {
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard convForwardBatch >= 1, convTrainBatch >= 1 else {
+            throw ValidationError("--conv-forward-batch and --conv-train-batch must be at least 1")
+        }
+        if clock == .threadCPU && threads != 1 {
+            throw ValidationError("--clock thread-cpu times one thread: it needs --threads 1")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
@@ -38,6 +56,11 @@ struct BenchNumerics: ParsableCommand {
         printKernelHeader()
         if let threads { blasThreads = threads }
         print("OpenBLAS threads: \(blasThreads); best of \(iterations) runs each")
+        if convolutionsOnly {
+            denoiserConvolutionTable(forwardBatch: convForwardBatch, trainBatch: convTrainBatch, iterations: iterations,
+                                     clock: clock)
+            return
+        }
         let peak = [512, 1024].map { sgemmBenchmark(size: $0, iterations: iterations) }
         let reference = peak.map(\.value).max()!
         var figures = peak
@@ -54,6 +77,8 @@ struct BenchNumerics: ParsableCommand {
             }
         }
         printTable(figures, reference: reference)
+        denoiserConvolutionTable(forwardBatch: convForwardBatch, trainBatch: convTrainBatch, iterations: iterations,
+                                     clock: clock)
     }
 }
 
