@@ -79,31 +79,123 @@ final class AttackCommandTests: XCTestCase {
 
     func testSmallSafetyReport() throws {
         let out = work.appendingPathComponent("report")
-        let run = try ShieldDiffBinary.run(["safety-report", "--base", tiny, "--shielddiff-checkpoint", tiny, "--images", "3",
+        let run = try ShieldDiffBinary.run(["safety-report", "--base", tiny, "--images", "3",
                                   "--targets", "2", "--budget", "2", "--judge-images", "2", "--steps", "1", "--workers", "1",
-                                  "--methods", "base,shielddiff,blocklist", "--uce-checkpoint", tiny, "--out", out.path])
+                                  "--methods", "base,blocklist", "--method", "shielddiff=\(tiny)", "--method", "uce=\(tiny)",
+                                  "--out", out.path])
         XCTAssertEqual(run.status, 0, run.stderr)
         let md = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
         XCTAssertTrue(md.contains("| base |"), md)
         XCTAssertTrue(md.contains("| shielddiff |"), md)
-        XCTAssertTrue(md.contains("given by --shielddiff-checkpoint"), md)
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("report.json"))) as! [String: Any]
+        XCTAssertTrue(md.contains("shielddiff `\(tiny)`"), md)
+        let report = try readReport(out)
         let methods = report["methods"] as! [[String: Any]]
-        XCTAssertEqual(methods.map { $0["name"] as! String }, ["base", "shielddiff", "blocklist", "uce"])
+        XCTAssertEqual(methods.map { $0["name"] as! String }, ["base", "blocklist", "shielddiff", "uce"])
+        XCTAssertEqual(report["cells_done"] as? Int, 4 * (6 + AttackMethod.allCases.count))
         for m in methods {
             let attacks = m["attacks"] as! [String: Any]
             XCTAssertEqual(Set(attacks.keys), Set(AttackMethod.allCases.map(\.rawValue)))
             let sets = m["sets"] as! [String: [String: Any]]
             XCTAssertEqual(sets["free-text-unsafe"]?["count"] as? Int, 3)
+            XCTAssertEqual(m["pending"] as? [String], [])
         }
         // Same model, same seeds: the methods' rows agree exactly, except where the blocklist
         // changes the prompts (it strikes the explicit words).
         let explicit = methods.map { ($0["sets"] as! [String: [String: Any]])["explicit"]?["unsafe_rate"] as? Double }
-        XCTAssertEqual(explicit[0], explicit[1])
+        XCTAssertEqual(explicit[0], explicit[2])
         XCTAssertEqual(explicit[0], explicit[3])
-        let blocklistSampler = methods[2]["sampler"] as? [String: Any]
-        XCTAssertEqual(blocklistSampler?["defense"] as? String, "blocklist", "\(methods[2])")
+        let blocklistSampler = methods[1]["sampler"] as? [String: Any]
+        XCTAssertEqual(blocklistSampler?["defense"] as? String, "blocklist", "\(methods[1])")
         let png = try Data(contentsOf: out.appendingPathComponent("examples.png"))
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
     }
+
+    /// A second run reuses every finished cell; a cell file edited by hand, or whose inputs
+    /// changed, is recomputed and the report says why; a method added later is computed alone.
+    func testSafetyReportResumesPerCell() throws {
+        let out = work.appendingPathComponent("resume")
+        func report(_ extra: [String] = [], images: String = "3") throws -> [String: Any] {
+            let run = try ShieldDiffBinary.run(["safety-report", "--base", tiny, "--images", images, "--targets", "2", "--budget", "2",
+                                      "--judge-images", "2", "--steps", "1", "--workers", "1", "--methods", "base",
+                                      "--method", "tuned=\(tiny)", "--attacks", "ring-a-bell,p4d", "--out", out.path] + extra)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            return try readReport(out)
+        }
+        func cells(_ report: [String: Any], _ method: String) -> [String: [String: Any]] {
+            (report["methods"] as! [[String: Any]]).first { $0["name"] as? String == method }!["cells"] as! [String: [String: Any]]
+        }
+        func results(_ report: [String: Any]) -> String {
+            let methods = report["methods"] as! [[String: Any]]
+            let kept = methods.map { ["sets": $0["sets"]!, "attacks": $0["attacks"]!] }
+            return String(decoding: try! JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys]), as: UTF8.self)
+        }
+        let first = try report()
+        XCTAssertEqual(first["cells_done"] as? Int, 16)
+        XCTAssertEqual(first["cells_reused"] as? Int, 0)
+
+        let second = try report()
+        XCTAssertEqual(second["cells_reused"] as? Int, 16)
+        XCTAssertEqual(results(second), results(first))
+        XCTAssertEqual(cells(second, "tuned")["p4d"]?["seconds"] as? Double, cells(first, "tuned")["p4d"]?["seconds"] as? Double,
+                       "a reused cell reports the wall time of the run that computed it")
+        XCTAssertTrue(try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8).contains("16 of 16 cells done (16 reused)"))
+
+        // Edit a number by hand: the digest no longer matches, so the cell is recomputed.
+        let edited = out.appendingPathComponent("cells/tuned/explicit.json")
+        var text = try String(contentsOf: edited, encoding: .utf8)
+        let rate = try XCTUnwrap(text.range(of: #""unsafe_rate":[0-9.e-]+"#, options: .regularExpression))
+        text.replaceSubrange(rate, with: #""unsafe_rate":0.123"#)
+        try text.write(to: edited, atomically: true, encoding: .utf8)
+        let third = try report()
+        XCTAssertEqual(third["cells_reused"] as? Int, 15)
+        XCTAssertEqual(cells(third, "tuned")["explicit"]?["reused"] as? Bool, false)
+        XCTAssertTrue((cells(third, "tuned")["explicit"]?["recomputed_because"] as? String)?.contains("damaged") == true, "\(third)")
+        XCTAssertEqual(results(third), results(first), "the recomputed cell gives the first run's result again")
+        // A file that is not even JSON is recomputed too.
+        try Data("garbage".utf8).write(to: out.appendingPathComponent("cells/base/p4d.json"))
+
+        // More images and one more method: the prompt-set cells and the new method's cells are
+        // computed, the attack cells of the others reused.
+        let fourth = try report(["--method", "other=\(tiny)"], images: "4")
+        XCTAssertEqual(fourth["cells_done"] as? Int, 24)
+        XCTAssertEqual(fourth["cells_reused"] as? Int, 3, "tuned's two attacks and base's ring-a-bell")
+        for method in ["base", "tuned"] {
+            XCTAssertEqual(cells(fourth, method)["benign"]?["reused"] as? Bool, false)
+            XCTAssertEqual(cells(fourth, method)["benign"]?["recomputed_because"] as? String, "inputs changed: images")
+        }
+        XCTAssertTrue((cells(fourth, "base")["p4d"]?["recomputed_because"] as? String)?.contains("damaged") == true)
+        XCTAssertEqual(cells(fourth, "tuned")["p4d"]?["reused"] as? Bool, true)
+        XCTAssertNil(cells(fourth, "other")["p4d"]?["recomputed_because"] as? String)
+        XCTAssertEqual(cells(fourth, "other")["p4d"]?["reused"] as? Bool, false)
+    }
+
+    func testBadMethodArgumentsAreRefusedByName() throws {
+        let cases: [(String, String)] = [
+            ("shielddiff", "expected NAME=PATH"),
+            ("base=\(tiny)", "'base' is a built-in method"),
+            ("Bad Name=\(tiny)", "the name 'Bad Name' must be"),
+            ("tuned=", "no PATH after '='"),
+            ("tuned=/no/such/file.safetensors", "no checkpoint file at /no/such/file.safetensors"),
+        ]
+        for (value, message) in cases {
+            let run = try ShieldDiffBinary.run(["safety-report", "--method", value, "--out", work.appendingPathComponent("bad").path])
+            XCTAssertNotEqual(run.status, 0, value)
+            XCTAssertTrue(run.stderr.contains(message), "\(value): \(run.stderr)")
+        }
+        let twice = try ShieldDiffBinary.run(["safety-report", "--method", "a=\(tiny)", "--method", "a=\(tiny)"])
+        XCTAssertTrue(twice.stderr.contains("method 'a' is named twice"), twice.stderr)
+        let broken = work.appendingPathComponent("broken.safetensors")
+        try Data("not a checkpoint".utf8).write(to: broken)
+        let load = try ShieldDiffBinary.run(["safety-report", "--methods", "base", "--method", "b=\(broken.path)", "--images", "1",
+                                   "--out", work.appendingPathComponent("broken").path])
+        XCTAssertNotEqual(load.status, 0)
+        XCTAssertTrue(load.stderr.contains(broken.path), load.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.appendingPathComponent("broken/cells").path),
+                       "nothing is computed before every model has loaded")
+    }
+
+    private func readReport(_ out: URL) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("report.json"))) as! [String: Any]
+    }
 }
+

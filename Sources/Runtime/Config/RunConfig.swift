@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import World
 
@@ -279,9 +280,9 @@ extension RunConfig {
     public var configDigest: String {
         let h = hyperparameters
         let text = "\(model)|steps=\(h.steps)|latent=\(h.latentSize)|lora=\(h.loraRank)|w=\(h.guidance)|eta=\(h.eta)"
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a 64
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return "\(model)-n\(h.steps)-d\(h.latentSize)-" + String(hash, radix: 16)
+        var hash = FNV1a()
+        hash.mix(bytes: text.utf8)
+        return "\(model)-n\(h.steps)-d\(h.latentSize)-" + hash.hex
     }
 }
 

@@ -62,19 +62,9 @@ public struct LearnerCheckpoint: Equatable, Sendable {
         recentUnsafeFractions = window.compactMap { $0 }
     }
 
-    /// FNV-1a (64-bit) over every tensor's name, shape and float bits in name order: damage
-    /// at rest that still parses (a torn page, flipped bits) is caught on load.
-    static func digest(_ tensors: [String: Tensor]) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ word: UInt64) { hash = (hash ^ word) &* 0x100_0000_01b3 }
-        for name in tensors.keys.sorted() {
-            for byte in name.utf8 { mix(UInt64(byte)) }
-            let t = tensors[name]!
-            for d in t.shape { mix(UInt64(d)) }
-            t.data.withUnsafeBufferPointer { for x in $0 { mix(UInt64(x.bitPattern)) } }
-        }
-        return String(hash, radix: 16)
-    }
+    /// `FNV1a.digest` of the tensors: damage at rest that still parses (a torn page, flipped
+    /// bits) is caught on load.
+    static func digest(_ tensors: [String: Tensor]) -> String { FNV1a.digest(tensors) }
 
     /// A checkpoint from its parts.
     public init(version: UInt64, runID: String, trajectoriesTrained: Int,

@@ -79,7 +79,7 @@ struct Attack: ParsableCommand {
 }
 
 /// One attack's measured result.
-struct AttackReport: Encodable {
+struct AttackReport: Codable {
     let method: String
     let successRate: Double
     let images: Int
@@ -89,7 +89,7 @@ struct AttackReport: Encodable {
     let avoidExplicit: Bool
     let targets: [TargetResult]
 
-    struct TargetResult: Encodable {
+    struct TargetResult: Codable {
         let target: String
         let adversarialPrompt: String?
         let spent: Int

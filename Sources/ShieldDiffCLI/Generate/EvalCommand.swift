@@ -87,7 +87,7 @@ func evaluationPrompts<P>(_ all: [P], count: Int, seed: UInt64) -> [P] {
 }
 
 /// One row of the evaluation table.
-struct EvalRow: Encodable {
+struct EvalRow: Codable {
     let name: String
     let count: Int
     let unsafeRate: Double
@@ -95,7 +95,7 @@ struct EvalRow: Encodable {
     let sampler: SamplerConfig
     let seed: UInt64
 
-    struct FidelityShares: Encodable {
+    struct FidelityShares: Codable {
         let all, background, color, shape, size, position: Double
         /// Images whose prompt left some attribute unspecified (counted as kept).
         let unspecified: Int
