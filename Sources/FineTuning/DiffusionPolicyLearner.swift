@@ -40,6 +40,17 @@ public final class DiffusionPolicyLearner: PolicyLearner {
                       ddpo: DDPOConfig(run: config), seed: config.seed,
                       anchor: h.anchorWeight > 0 ? (weight: Float(h.anchorWeight), batch: h.anchorBatch) : nil,
                       threads: threads)
+        // After the anchor copied the shipped denoiser: it keeps pulling toward the base model.
+        if !config.initCheckpoint.isEmpty {
+            try start(from: InitialDenoiser.load(path: config.initCheckpoint, like: try DiffusionModel.load()))
+        }
+    }
+
+    /// Replaces the policy's denoiser (full fine-tuning) by `denoiser` before training starts;
+    /// the anchor's teacher and the optimizer's zero moments stay.
+    func start(from denoiser: [String: Tensor]) throws {
+        try policy.load(trainable: denoiser)
+        for replica in replicas { replica.model.unet.copyParameters(from: policy.model.unet) }
     }
 
     /// Trains `policy` with the DDPO hyperparameters `ddpo`, the benign anchor if given, and
@@ -72,10 +83,19 @@ public final class DiffusionPolicyLearner: PolicyLearner {
     public func update(_ trajectories: [Wire.Trajectory]) throws -> [String: Double] {
         let conditioning = policy.conditioning(trajectories.map(\.prompt), conceptEtas: trajectories.map(\.conceptEta))
         let batch = trajectories.enumerated().map { i, t in
+            // Pushed trajectories get advantages among themselves (group 1): see PromptStatTracker.
             DDPOTrajectory(prompt: t.prompt, conditioning: conditioning.row(i), timesteps: t.timesteps.map { Int($0) },
-                           latents: t.latents, logProbs: t.logProbs, reward: t.reward)
+                           latents: t.latents, logProbs: t.logProbs, reward: t.reward, group: t.conceptEta > 0 ? 1 : 0)
         }
-        return try ddpo.update(batch).dictionary
+        var metrics = try ddpo.update(batch).dictionary
+        // Adversarial DDPO: how the pushed samples fare (the stop rule sees them mixed in).
+        let pushed = trajectories.filter { $0.conceptEta > 0 }
+        if !pushed.isEmpty {
+            metrics["pushed_share"] = Double(pushed.count) / Double(trajectories.count)
+            metrics["pushed_unsafe_fraction"] = Double(pushed.filter { $0.unsafeProbability > 0.5 }.count) / Double(pushed.count)
+            metrics["pushed_eta_mean"] = pushed.reduce(0.0) { $0 + Double($1.conceptEta) } / Double(pushed.count)
+        }
+        return metrics
     }
 
     public func checkpointState() -> (tensors: [String: Tensor], metadata: [String: String]) {

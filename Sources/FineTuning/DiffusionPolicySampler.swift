@@ -13,6 +13,7 @@ public final class DiffusionPolicySampler: PolicySampler {
     private let sampler: DDPOSampler
     private let embeddingShare: Double
     private let conceptEta: Float
+    private let uniformEta: Bool
 
     /// The shipped model wrapped as `config` asks (LoRA rank, steps, guidance, η, the
     /// adversarial encoding push).
@@ -20,15 +21,17 @@ public final class DiffusionPolicySampler: PolicySampler {
         let h = config.hyperparameters
         self.init(policy: DiffusionPolicy(model: try DiffusionModel.load(), loraRank: h.loraRank, seed: config.seed),
                   steps: h.steps, guidance: Float(h.guidance), eta: h.eta,
-                  embeddingShare: config.adversarial.embeddingShare, conceptEta: Float(config.adversarial.eta))
+                  embeddingShare: config.adversarial.embeddingShare, conceptEta: Float(config.adversarial.eta),
+                  uniformEta: config.adversarial.etaDraw == "uniform")
     }
 
     /// Samples from `policy` with N = `steps`, guidance w and η; a share `embeddingShare` of
-    /// the trajectories (chosen by each one's seed) with the encoding + `conceptEta`·vector.
+    /// the trajectories (chosen by each one's seed) with the encoding + η'·vector, where η' is
+    /// `conceptEta`, or with `uniformEta` uniform in (0, `conceptEta`].
     public init(policy: DiffusionPolicy, steps: Int, guidance: Float, eta: Double,
-                embeddingShare: Double = 0, conceptEta: Float = 0) {
+                embeddingShare: Double = 0, conceptEta: Float = 0, uniformEta: Bool = false) {
         precondition((0...1).contains(embeddingShare), "DiffusionPolicySampler: embedding share \(embeddingShare) outside [0, 1]")
-        (self.policy, self.embeddingShare, self.conceptEta) = (policy, embeddingShare, conceptEta)
+        (self.policy, self.embeddingShare, self.conceptEta, self.uniformEta) = (policy, embeddingShare, conceptEta, uniformEta)
         sampler = DDPOSampler(guided: GuidedNoise(predictor: policy, null: policy.null, scale: guidance),
                               schedule: NoiseSchedule(), steps: steps, eta: eta, latentShape: DiffusionPolicy.latentShape)
     }
@@ -54,11 +57,13 @@ public final class DiffusionPolicySampler: PolicySampler {
         return (trajectories, imageBatch(Latents.decode(finals)))
     }
 
-    /// The push of the trajectory with `seed`: `conceptEta` for a share `embeddingShare` of
-    /// seeds (a stream of its own, so the noise the seed draws is unchanged), else 0.
+    /// The push of the trajectory with `seed` (a stream of its own, so the noise the seed
+    /// draws is unchanged): for a share `embeddingShare` of seeds `conceptEta`, or uniform in
+    /// (0, `conceptEta`]; else 0.
     private func pushEta(seed: UInt64) -> Float {
         guard embeddingShare > 0 else { return 0 }
         var rng = RandomGenerator(seed: seed).split(0xAD7E)
-        return Double(rng.nextUniform()) < embeddingShare ? conceptEta : 0
+        guard Double(rng.nextUniform()) < embeddingShare else { return 0 }
+        return uniformEta ? conceptEta * (1 - rng.nextUniform()) : conceptEta
     }
 }

@@ -14,11 +14,13 @@ public struct DDPOTrajectory: Sendable {
     public var logProbs: [Float]
     /// The reward of the final latent.
     public var reward: Float
+    /// Its advantage-statistics group (`PromptStatTracker`): 0 for plain trajectories.
+    public var group: Int
 
     public init(prompt: String, conditioning: Conditioning, timesteps: [Int], latents: Tensor, logProbs: [Float],
-                reward: Float) {
+                reward: Float, group: Int = 0) {
         (self.prompt, self.conditioning, self.timesteps) = (prompt, conditioning, timesteps)
-        (self.latents, self.logProbs, self.reward) = (latents, logProbs, reward)
+        (self.latents, self.logProbs, self.reward, self.group) = (latents, logProbs, reward, group)
     }
 
     /// N: denoising steps.

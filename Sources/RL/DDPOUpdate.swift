@@ -54,7 +54,8 @@ public final class DDPOLearner {
             try t.validate(index: i, latentShape: objective.latentShape, trainingSteps: objective.schedule.trainingSteps)
         }
         let rewards = trajectories.map(\.reward)
-        let advantages = try tracker.advantages(prompts: trajectories.map(\.prompt), rewards: rewards)
+        let advantages = try tracker.advantages(prompts: trajectories.map(\.prompt), rewards: rewards,
+                                                groups: trajectories.map(\.group))
 
         var stats = PPOStatistics()
         var normSum = 0.0, anchorSum = 0.0, optimizerSteps = 0

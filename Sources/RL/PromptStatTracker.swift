@@ -29,18 +29,25 @@ public struct PromptStatTracker: Codable, Equatable, Sendable {
     }
 
     /// Records the batch's rewards (rewards[i] for prompts[i]) and returns their advantages.
-    /// Each prompt's statistics include this batch's rewards for it.
-    public mutating func advantages(prompts: [String], rewards: [Float]) throws(DDPOError) -> [Float] {
+    /// Each prompt's statistics include this batch's rewards for it. `groups[i]` (default: all
+    /// 0) keeps kinds of trajectories apart: a prompt's statistics and the batch fallback are
+    /// per group, so e.g. adversarial DDPO's pushed trajectories (group 1), nearly all striped
+    /// at first, are compared with each other, not against the plain ones' higher rewards.
+    public mutating func advantages(prompts: [String], rewards: [Float], groups: [Int]? = nil) throws(DDPOError) -> [Float] {
         guard prompts.count == rewards.count else { throw .countMismatch(prompts: prompts.count, rewards: rewards.count) }
+        precondition(groups == nil || groups!.count == prompts.count, "PromptStatTracker: \(groups?.count ?? 0) groups for \(prompts.count) prompts")
         if let bad = rewards.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteReward(index: bad, value: rewards[bad]) }
-        let batch = Self.meanAndStd(rewards)
+        let group = groups ?? Array(repeating: 0, count: prompts.count)
+        var batchRows: [Int: [Int]] = [:]
+        for i in rewards.indices { batchRows[group[i], default: []].append(i) }
+        let batch = batchRows.mapValues { rows in Self.meanAndStd(rows.map { rewards[$0] }) }
         var rowsOf: [String: [Int]] = [:]
-        for (i, p) in prompts.enumerated() { rowsOf[p, default: []].append(i) }
+        for (i, p) in prompts.enumerated() { rowsOf[Self.key(p, group: group[i]), default: []].append(i) }
         var result = [Float](repeating: 0, count: rewards.count)
-        for (prompt, rows) in rowsOf {
-            let kept = (history[prompt, default: []] + rows.map { rewards[$0] }).suffix(buffer)
-            history[prompt] = Array(kept)
-            let (mean, std) = kept.count >= minCount ? Self.meanAndStd(Array(kept)) : batch
+        for (key, rows) in rowsOf {
+            let kept = (history[key, default: []] + rows.map { rewards[$0] }).suffix(buffer)
+            history[key] = Array(kept)
+            let (mean, std) = kept.count >= minCount ? Self.meanAndStd(Array(kept)) : batch[group[rows[0]]]!
             for i in rows {
                 let a = Float((Double(rewards[i]) - mean) / (std + 1e-6))
                 result[i] = min(max(a, -advantageClip), advantageClip)
@@ -48,6 +55,9 @@ public struct PromptStatTracker: Codable, Equatable, Sendable {
         }
         return result
     }
+
+    /// The history key of `prompt` in `group`: the prompt itself in group 0.
+    static func key(_ prompt: String, group: Int) -> String { group == 0 ? prompt : "[group \(group)] \(prompt)" }
 
     /// The state as JSON, keys sorted so equal states give equal strings.
     public func jsonString() -> String {

@@ -47,12 +47,41 @@ final class DiffusionPolicyLearnerTests: XCTestCase {
         }
         let rewards: [Float] = [0.3, -0.1, 0.8, 0.2, 0.5, -0.4, 0.1, 0.6]
         let batch = Fixture.rewarded(pushed, rewards)
-        let metrics = try Fixture.learner().update(batch)
+        let learner = try Fixture.learner()
+        let metrics = try learner.update(batch)
         XCTAssertEqual(try XCTUnwrap(metrics["ratio_mean"]), 1, accuracy: 1e-4)
         XCTAssertEqual(try XCTUnwrap(metrics["approx_kl"]), 0, accuracy: 1e-7)
+        XCTAssertEqual(metrics["pushed_share"], Double(count) / 8)
+        XCTAssertEqual(metrics["pushed_eta_mean"], 3)
+        // Pushed trajectories keep reward statistics of their own (PromptStatTracker group 1).
+        let stats = try XCTUnwrap(learner.checkpointState().metadata["per_prompt_stats"])
+        XCTAssertTrue(stats.contains("[group 1] \(prompts[0])"), stats)
+        XCTAssertTrue(stats.contains("\"\(prompts[0])\""), stats)
         let ignored = try Fixture.learner().update(batch.map { t in var t = t; t.conceptEta = 0; return t })
         print("kl with the push ignored: \(ignored["approx_kl"] ?? .nan)")
         XCTAssertGreaterThan(try XCTUnwrap(ignored["approx_kl"]), 1e-4)
+    }
+
+    /// `adversarial.eta_draw: uniform`: each pushed trajectory's η is its own, in (0, η], the
+    /// same for the same seed; the learner still scores each with its own push.
+    func testUniformEtaDrawsEachPushInItsRange() throws {
+        let seeds: [UInt64] = Array(1...8)
+        let prompts = Fixture.batchPrompts + Fixture.batchPrompts
+        func sampled() throws -> [Wire.Trajectory] {
+            DiffusionPolicySampler(policy: try Fixture.policy(), steps: Fixture.steps, guidance: Fixture.guidance, eta: Fixture.eta,
+                                   embeddingShare: 1, conceptEta: 3, uniformEta: true)
+                .sample(prompts: prompts, safePrompts: prompts, seeds: seeds, version: 1).trajectories
+        }
+        let pushed = try sampled()
+        let etas = pushed.map(\.conceptEta)
+        print("uniform concept etas by seed: \(etas)")
+        XCTAssertTrue(etas.allSatisfy { $0 > 0 && $0 <= 3 }, "\(etas)")
+        XCTAssertEqual(Set(etas).count, 8, "every trajectory draws its own η")
+        XCTAssertLessThan(etas.min()!, 1.5)
+        XCTAssertGreaterThan(etas.max()!, 1.5)
+        XCTAssertEqual(try sampled().map(\.conceptEta), etas, "η is a function of the seed")
+        let metrics = try Fixture.learner().update(Fixture.rewarded(pushed, [0.3, -0.1, 0.8, 0.2, 0.5, -0.4, 0.1, 0.6]))
+        XCTAssertEqual(try XCTUnwrap(metrics["approx_kl"]), 0, accuracy: 1e-7)
     }
 
     func testUpdateWithTheContentSafeRewardMovesTheAdaptersAndTheSampler() throws {

@@ -21,6 +21,22 @@ final class PromptStatTrackerTests: XCTestCase {
         XCTAssertEqual(Double(second[1]), 2 / ((8.0 / 3).squareRoot() + 1e-6), accuracy: 1e-5)
     }
 
+    /// Groups never share statistics: each group's batch fallback is its own, and a prompt's
+    /// history in group 1 is kept apart from the same prompt's in group 0.
+    func testGroupsHaveTheirOwnBatchStatisticsAndHistories() throws {
+        var tracker = try PromptStatTracker(buffer: 4, minCount: 3, advantageClip: 10)
+        let a = try tracker.advantages(prompts: ["p", "q", "p", "q"], rewards: [1, 3, -2, -4], groups: [0, 0, 1, 1])
+        // Group 0: [1, 3], mean 2, std 1. Group 1: [−2, −4], mean −3, std 1. (One batch: mean −0.5.)
+        for (got, want) in zip(a, [-1.0, 1, 1, -1]) { XCTAssertEqual(Double(got), want / (1 + 1e-6), accuracy: 1e-6) }
+        XCTAssertEqual(tracker.history["p"], [1])
+        XCTAssertEqual(tracker.history["[group 1] p"], [-2])
+        // No groups is one group 0.
+        var plain = try PromptStatTracker(buffer: 4, minCount: 3, advantageClip: 10), zeros = plain
+        XCTAssertEqual(try plain.advantages(prompts: ["p", "q", "p"], rewards: [1, 3, -2]),
+                       try zeros.advantages(prompts: ["p", "q", "p"], rewards: [1, 3, -2], groups: [0, 0, 0]))
+        XCTAssertEqual(plain, zeros)
+    }
+
     func testAdvantagesAreClamped() throws {
         var tracker = try PromptStatTracker(buffer: 4, minCount: 4, advantageClip: 0.5)
         // Fallback to batch stats: [0, 0, 0, 4] has mean 1, std √3 → A = [−0.577…, …, 1.732…].

@@ -31,7 +31,8 @@ final class ConfigTests: XCTestCase {
         ("security.learner_public_key", "/tmp/l7.pub"), ("security.allowlist", "/tmp/a7"), ("limits.max_actors", "49"),
         ("limits.max_reward_workers", "50"), ("limits.max_hellos_per_second", "51"), ("limits.handshake_timeout_ms", "52"),
         ("limits.max_unauthenticated_connections", "53"), ("adversarial.text_share", "0.54"),
-        ("adversarial.embedding_share", "0.55"), ("adversarial.eta", "5.6"),
+        ("adversarial.embedding_share", "0.55"), ("adversarial.eta", "5.6"), ("adversarial.eta_draw", "uniform"),
+        ("init_checkpoint", "/tmp/i7.safetensors"),
     ]
 
     /// Each key lands in its own property: literal expected values, read through the
@@ -81,6 +82,8 @@ final class ConfigTests: XCTestCase {
         check(c.adversarial.textShare, 0.54, "adversarial.text_share")
         check(c.adversarial.embeddingShare, 0.55, "adversarial.embedding_share")
         check(c.adversarial.eta, 5.6, "adversarial.eta")
+        check(c.adversarial.etaDraw, "uniform", "adversarial.eta_draw")
+        check(c.initCheckpoint, "/tmp/i7.safetensors", "init_checkpoint")
     }
 
     func testEveryKeyFromAYAMLFileHasItsLiteralValue() throws {
@@ -161,6 +164,8 @@ final class ConfigTests: XCTestCase {
             ("adversarial:\n  embedding_share: -0.1\n",
              "c.yaml:2: bad value '-0.1' for key 'adversarial.embedding_share': expected a finite number in 0...1"),
             ("adversarial:\n  eta: 101\n", "c.yaml:2: bad value '101' for key 'adversarial.eta': expected a finite number in 0...100"),
+            ("adversarial:\n  eta_draw: gaussian\n",
+             "c.yaml:2: bad value 'gaussian' for key 'adversarial.eta_draw': expected one of fixed, uniform"),
         ]
         for (yaml, message) in cases {
             XCTAssertThrowsError(try RunConfig.parsing(yaml: yaml, source: "c.yaml"), yaml) { XCTAssertEqual("\($0)", message) }
@@ -194,6 +199,22 @@ final class ConfigTests: XCTestCase {
         }
         try config.apply(override: "adversarial.embedding_share=0")
         XCTAssertNoThrow(try config.validated())
+    }
+
+    /// A start checkpoint is a full denoiser of the world's model: LoRA adapters start at B = 0.
+    func testInitCheckpointNeedsTheFullDiffusionDenoiser() throws {
+        var config = RunConfig()
+        try config.apply(override: "init_checkpoint=/tmp/plain.safetensors")
+        XCTAssertNoThrow(try config.validated())
+        try config.apply(override: "hyperparameters.lora_rank=4")
+        XCTAssertThrowsError(try config.validated()) {
+            XCTAssertEqual("\($0)", "init_checkpoint needs hyperparameters.lora_rank 0 (LoRA adapters start at B = 0 over the shipped model), got 4")
+        }
+        try config.apply(override: "hyperparameters.lora_rank=0")
+        try config.apply(override: "model=test-linear")
+        XCTAssertThrowsError(try config.validated()) {
+            XCTAssertEqual("\($0)", "init_checkpoint needs model diffusion, got model test-linear")
+        }
     }
 
     /// Four `*` ports are four ephemeral ports, not one endpoint named four times.

@@ -110,6 +110,12 @@ extension RunConfig {
         if adversarial.embeddingShare > 0 && adversarial.eta <= 0 {
             throw ConfigError("adversarial.embedding_share (\(adversarial.embeddingShare)) needs adversarial.eta > 0, got \(adversarial.eta)")
         }
+        if !initCheckpoint.isEmpty && model != "diffusion" {
+            throw ConfigError("init_checkpoint needs model diffusion, got model \(model)")
+        }
+        if !initCheckpoint.isEmpty && hyperparameters.loraRank > 0 {
+            throw ConfigError("init_checkpoint needs hyperparameters.lora_rank 0 (LoRA adapters start at B = 0 over the shipped model), got \(hyperparameters.loraRank)")
+        }
         // `tcp://host:*` asks for an ephemeral port: four of them bind four different ports.
         let fixed = [endpoints.control, endpoints.weights, endpoints.rewardFrontend, endpoints.rewardBackend]
             .filter { !$0.hasSuffix(":*") }

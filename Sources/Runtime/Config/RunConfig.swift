@@ -137,6 +137,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
         public var embeddingShare = 0.0
         /// η of that push (Ring-A-Bell's and `shielddiff attack`'s default is 3).
         public var eta = 3.0
+        /// How each pushed trajectory's η is chosen: `fixed` (always `eta`) or `uniform`
+        /// (uniform in (0, `eta`]): small pushes leave some samples unstriped, so the pushed
+        /// group has rewards to compare.
+        public var etaDraw = "fixed"
+        /// The ways `eta_draw` may name.
+        public static let etaDraws = ["fixed", "uniform"]
         /// Off.
         public init() {}
     }
@@ -148,6 +154,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var runID = ""
     /// Folder of the run's files: resolved config, metrics, default checkpoints.
     public var runDir = "runs/default"
+    /// A checkpoint (a learner checkpoint of a fine-tuning run, or a diffusion checkpoint)
+    /// whose denoiser the policy starts from instead of the shipped one, e.g. a plain
+    /// ShieldDiff run before an adversarial phase (a curriculum). The benign anchor still
+    /// pulls toward the shipped base model; the optimizer starts fresh. Full fine-tuning
+    /// only (`hyperparameters.lora_rank: 0`). Empty = the shipped base model.
+    public var initCheckpoint = ""
     /// Checkpoint folder; empty = `<run_dir>/checkpoints`.
     public var checkpointDir = ""
     /// JSON-lines metrics file, one line per update; empty = `<run_dir>/metrics.jsonl`.

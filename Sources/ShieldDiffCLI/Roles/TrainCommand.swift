@@ -2,7 +2,9 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import FineTuning
 import Foundation
+import Models
 import Numerics
 import Runtime
 
@@ -24,6 +26,10 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         RuntimeLog(name: "supervisor").info(BLASKernel.description + "; the children inherit it")
         var config = try options.resolve()
+        // Refused here, before any child starts: a learner failing on it would only restart.
+        if config.model == "diffusion" && !config.initCheckpoint.isEmpty {
+            _ = try InitialDenoiser.load(path: config.initCheckpoint, like: try DiffusionModel.load())
+        }
         StopSignal.install()
         try FileManager.default.createDirectory(atPath: config.runDir, withIntermediateDirectories: true)
         let keyFolder = config.security.mode == "curve" && config.security.key.isEmpty ? try Self.makeRunKeys(&config) : nil
