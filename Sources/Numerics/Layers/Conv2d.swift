@@ -70,10 +70,12 @@ public final class Conv2d {
     /// 1 on 16 or more input channels, its copies into and out of the blocked layout included;
     /// oneDNN on NCHW for 1×1 (a GEMM per image). On fewer input channels (conv_in's 12) the
     /// blocked forward pads them to 16 and runs at half speed, so that forward runs on NCHW.
-    /// All of them compute each image alone, so an image's output never depends on its batch.
+    /// The forward pass stays on im2col for now: with oneDNN's forward the sampled images'
+    /// batch independence under the Haswell kernel moved from below 1e-4 to 1.2e-4
+    /// (`SamplerTests.testImagesDoNotDependOnTheBatch`), and that bound is not derived yet.
+    /// The forward gain it gives up is 8% of the convolutions' CPU time.
     public static func fastestBackends(kernel: Int, inChannels: Int) -> (forward: Backend, backward: Backend) {
-        if kernel == 1 { return (.oneDNN, .oneDNN) }
-        return inChannels >= 16 ? (.oneDNNBlocked, .oneDNNBlocked) : (.oneDNN, .oneDNNBlocked)
+        (.im2col, kernel == 1 ? .oneDNN : .oneDNNBlocked)
     }
 
     /// Output height and width for an input of `height` × `width`.
